@@ -1,0 +1,12 @@
+"""Names and addresses shared by the PTF tests."""
+
+VNI_BLUE = 5001
+VNI_RED = 5002
+VM1_MAC = "52:54:00:00:00:01"     # on ACCESS1, VID 10, VAP 1
+VM2_MAC = "52:54:00:00:00:02"     # on ACCESS2, VID 20, VAP 2
+VM3_MAC = "52:54:00:00:00:03"     # on ACCESS3, VID 30, VAP 3
+REMOTE_VM_MAC = "52:54:00:00:01:01"
+VM1_IP, VM2_IP, VM3_IP, REMOTE_VM_IP = "192.168.10.1", "192.168.10.2", "192.168.10.3", "192.168.10.101"
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+VID1, VID2, VID3 = 10, 20, 30
+VAP1, VAP2, VAP3 = 1, 2, 3
