@@ -10,7 +10,7 @@ export PATH := $(PATH):$(P4_TOOLCHAIN_PREFIX)/bin
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help venv p4 check-p4 constants check-constants test unit ptf demo clean
+.PHONY: help venv p4 check-p4 constants check-constants proto check-proto test unit ptf demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -36,13 +36,19 @@ constants: venv ## regenerate controlplane/p4rt/p4names.py from the P4Info
 check-constants: venv ## fail when p4names.py is stale
 	$(PY) -m controlplane.p4rt.gen_p4names --check p4src/build/nve.p4info.txtpb controlplane/p4rt/p4names.py
 
+proto: venv ## regenerate the signalling protocol's Python code (grpcio-tools==1.81.1)
+	$(PY) tools/gen_proto.py
+
+check-proto: venv ## fail when the generated signalling code is stale
+	$(PY) tools/gen_proto.py --check
+
 unit: venv ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ptf: venv ## PTF packet tests on TARGET=embedded|bmv2 (bmv2 needs root and simple_switch_grpc)
 	$(PY) ptf_tests/run.py --target $(TARGET)
 
-test: venv check-p4 check-constants ## everything that can run here; skips say why
+test: venv check-p4 check-constants check-proto ## everything that can run here; skips say why
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) ptf_tests/run.py --target embedded
 	$(PY) ptf_tests/run.py --target bmv2

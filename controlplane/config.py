@@ -159,6 +159,7 @@ class ControllerConfig:
     metrics_addr: str | None = None
     database: Path = Path("run/nve.db")
     tls: TlsConfig = TlsConfig(insecure=True)
+    operators: frozenset[str] = frozenset()   # certificate names allowed to use the operator API
 
     def switch(self, name: str) -> SwitchConfig:
         """The switch called `name`; ConfigError when there is none."""
@@ -368,6 +369,7 @@ def config_from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Controll
         metrics_addr=_get(ctl, "metrics_addr", str, "controller", None),
         database=base / _get(ctl, "database", str, "controller", "run/nve.db"),
         tls=_tls(_get(raw, "tls", dict, "config", {"insecure": True}), base),
+        operators=frozenset(_get(ctl, "operators", list, "controller", [])),
     )
 
 
