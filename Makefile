@@ -10,7 +10,7 @@ export PATH := $(PATH):$(P4_TOOLCHAIN_PREFIX)/bin
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help venv p4 check-p4 constants check-constants proto check-proto test unit ptf demo clean
+.PHONY: help venv p4 check-p4 constants check-constants proto check-proto test unit ptf p4shell demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -53,9 +53,17 @@ test: venv check-p4 check-constants check-proto ## everything that can run here;
 	$(PY) ptf_tests/run.py --target embedded
 	$(PY) ptf_tests/run.py --target bmv2
 
+GRPC_ADDR ?= 127.0.0.1:9559
+ELECTION_ID ?= 0,1
+P4SHELL_ARGS ?=
+
+p4shell: ## p4runtime-shell on a running switch (own venv .venv-p4shell; ELECTION_ID=0,N above the controller's to write)
+	$(PYTHON) tools/p4shell.py --grpc-addr $(GRPC_ADDR) --device-id 1 --election-id $(ELECTION_ID) \
+		--config p4src/build/nve.p4info.txtpb,p4src/build/nve.json $(P4SHELL_ARGS)
+
 demo: venv ## the lab demo (arrives with the lab issue)
 	@echo "make demo is not built yet: it arrives with the bmv2_lab issue (#5)." >&2; exit 1
 
 clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-p4shell .pytest_cache run
 	find . -name __pycache__ -prune -exec rm -rf {} +

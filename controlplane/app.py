@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -64,7 +65,11 @@ class Controller:
 
     async def __aenter__(self) -> Controller:
         store = VmStore(self.cfg.database)
-        agents = {sw.name: SwitchAgent(sw, self.p4info, self.bmv2_json) for sw in self.cfg.switches}
+        # P4Runtime keeps the highest election id it has ever seen as the bar to be primary,
+        # so a restarted controller must arbitrate higher than its previous life: use the clock.
+        election_id = int(time.time() * 1000)
+        agents = {sw.name: SwitchAgent(sw, self.p4info, self.bmv2_json, election_id)
+                  for sw in self.cfg.switches}
         await asyncio.gather(*(connect_with_retry(a, CONNECT_TIMEOUT) for a in agents.values()))
         service = NveService(self.cfg, store, agents, table_capacities(self.p4info))
         service.on_outcome = self._record

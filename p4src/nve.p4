@@ -1,5 +1,5 @@
 /* P4 network virtualization edge (NVE): VMs on access ports, VXLAN on network ports.
- * The pipeline in order: parse -> LookupInit -> Punt -> Vap (access) | TunnelDecap (network)
+ * The pipeline in order: parse -> PortRole -> LookupInit -> Punt -> Vap (access) | TunnelDecap (network)
  * -> Vn -> Acl -> Fdb -> replication -> Replica -> PcpMarking -> TunnelEncap -> deparse.
  * v1model specifics (standard_metadata, mark_to_drop, hash) stay in this file, parser.p4 and checksum.p4.
  */
@@ -12,6 +12,7 @@
 #include "include/metadata.p4"
 #include "include/parser.p4"
 #include "include/checksum.p4"
+#include "include/control/port_role.p4"
 #include "include/control/lookup_init.p4"
 #include "include/control/punt.p4"
 #include "include/control/vap.p4"
@@ -29,6 +30,7 @@ control NveIngress(inout headers_t hdr,
 
     counter(NUM_DROP_REASONS, CounterType.packets_and_bytes) ingress_drops;
 
+    PortRole()    port_role;
     LookupInit()  lookup_init;
     Punt()        punt;
     Vap()         vap;
@@ -45,7 +47,10 @@ control NveIngress(inout headers_t hdr,
         } else {
             mark_to_drop(standard_metadata);   // only a positive decision below forwards
             meta.lkp.ingress_port = standard_metadata.ingress_port;
-            if (standard_metadata.parser_error != error.NoError
+            port_role.apply(meta);
+            if (meta.drop_reason != DROP_NONE) {
+                // a port without a role: nothing else to look at
+            } else if (standard_metadata.parser_error != error.NoError
                     || standard_metadata.checksum_error == 1) {
                 meta.drop_reason = DROP_MALFORMED;
             } else {
@@ -58,7 +63,7 @@ control NveIngress(inout headers_t hdr,
                 } else {
                     vap.apply(meta);
                     meta.tunnel.tenant_len = (bit<16>)standard_metadata.packet_length;
-                    if (hdr.inner_vlan.isValid()) {
+                    if (hdr.vlan.isValid()) {
                         meta.tunnel.tenant_len = meta.tunnel.tenant_len - VLAN_HDR_LEN;
                     }
                     hash(meta.tunnel.entropy, HashAlgorithm.crc16, 16w0,

@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 PTF_DIR = ROOT / "ptf_tests"
@@ -107,10 +111,11 @@ def run_bmv2(tests: list[str]) -> int:
         log_dir.mkdir(parents=True, exist_ok=True)
         switch_log = open(log_dir / "simple_switch_grpc.log", "w")
         stack.callback(switch_log.close)
+        # --cpu-port and --grpc-server-addr are simple_switch_grpc's own: after "--".
         switch_cmd = [*in_ns, switch_bin, "--no-p4", "--device-id", str(DEVICE_ID),
-                      "--cpu-port", str(CPU_PORT), "--log-console",
+                      "--log-console",
                       *[arg for n in ports.values() for arg in ("-i", f"{n}@sw{n}")],
-                      "--", "--grpc-server-addr", grpc_addr]
+                      "--", "--grpc-server-addr", grpc_addr, "--cpu-port", str(CPU_PORT)]
         switch = subprocess.Popen(switch_cmd, stdout=switch_log, stderr=subprocess.STDOUT)
         stack.callback(stop, switch)
         wait_for_grpc(in_ns, grpc_addr, switch)
@@ -156,9 +161,112 @@ def main() -> int:
     return run_embedded(args.tests)
 
 
+SWITCH_START_ATTEMPTS = 3
+"""Tries with freshly picked ports, should another process grab one between pick and bind."""
+
+
+@dataclass(frozen=True)
+class UdpLink:
+    """Switch port ``number`` wired to PTF port ``number`` by two UDP sockets on loopback."""
+
+    number: int
+    switch_udp: int
+    ptf_udp: int
+
+    @property
+    def switch_interface(self) -> str:
+        """The softswitch ``-i`` value: bound to ``switch_udp``, sending to ``ptf_udp``."""
+        return f"{self.number}@udp:{self.switch_udp}:{self.ptf_udp}"
+
+    @property
+    def ptf_interface(self) -> str:
+        """The PTF ``-i`` value (udp platform): the mirror image of ``switch_interface``."""
+        return f"{self.number}@udp:{self.ptf_udp}:{self.switch_udp}"
+
+
+def free_udp_ports(count: int) -> list[int]:
+    """``count`` distinct unused UDP ports on loopback (all held while picking)."""
+    with ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                 for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+def udp_links(numbers: list[int]) -> list[UdpLink]:
+    """One link per switch port number, on freshly picked UDP ports."""
+    udp = free_udp_ports(2 * len(numbers))
+    return [UdpLink(number, udp[2 * i], udp[2 * i + 1]) for i, number in enumerate(numbers)]
+
+
+def softswitch_command(grpc_addr: str, links: list[UdpLink]) -> list[str]:
+    """``python -m softswitch`` without a program, like simple_switch_grpc --no-p4."""
+    return [sys.executable, "-m", "softswitch", "--device-id", str(DEVICE_ID),
+            "--cpu-port", str(CPU_PORT), "--no-p4", "--grpc-server-addr", grpc_addr,
+            *[arg for link in links for arg in ("-i", link.switch_interface)]]
+
+
+def start_softswitch(stack: ExitStack, log: IO[bytes]) -> tuple[str, list[UdpLink]]:
+    """Start the softswitch on free loopback ports; its gRPC address and links once it listens.
+
+    The switch is stopped when ``stack`` closes. A switch that exits while starting (a port
+    taken in the meantime) is retried on new ports.
+    """
+    attempt = 1
+    while True:
+        grpc_addr = f"127.0.0.1:{free_tcp_port()}"
+        links = udp_links(list(port_map().values()))
+        command = softswitch_command(grpc_addr, links)
+        print("+", shlex.join(command), flush=True)
+        switch = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        stack.callback(stop, switch)
+        try:
+            wait_for_grpc([], grpc_addr, switch)
+        except RuntimeError as exc:
+            if switch.poll() is None or attempt == SWITCH_START_ATTEMPTS:
+                raise
+            print(f"softswitch did not start ({exc}); retrying on other ports", flush=True)
+            attempt += 1
+            continue
+        return grpc_addr, links
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that teardown runs as it does on Ctrl-C."""
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
+
+
 def run_embedded(tests: list[str]) -> int:
-    """Placeholder until the embedded target lands (issue #3)."""
-    return skip("embedded", "the embedded software target is not built yet")
+    """The softswitch on loopback UDP ports and PTF through the udp platform; no root needed."""
+    missing = [str(path.relative_to(ROOT)) for path in (P4INFO, CONFIG) if not path.is_file()]
+    if missing:
+        print(f"PTF on embedded FAILED: {', '.join(missing)} missing (make p4)")
+        return 2
+    raise_on_sigterm()
+    log_dir = ROOT / "run" / "ptf-embedded"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    switch_log = log_dir / "softswitch.log"
+    with ExitStack() as stack:
+        try:
+            grpc_addr, links = start_softswitch(stack, stack.enter_context(open(switch_log, "wb")))
+            platform = ["--platform-dir", str(PTF_DIR / "platforms"), "--platform", "udp",
+                        "--allow-user",
+                        *[arg for link in links for arg in ("-i", link.ptf_interface)]]
+            command = ptf_command(platform, grpc_addr, "embedded", tests)
+            print("+", shlex.join(command), flush=True)
+            return subprocess.run(command, cwd=ROOT, check=False).returncode
+        except KeyboardInterrupt:
+            print("PTF on embedded: interrupted, tearing down", flush=True)
+            return 130
+        except RuntimeError as exc:
+            print(f"PTF on embedded FAILED: {exc} (switch log: {switch_log})", flush=True)
+            return 1
+        finally:
+            print(f"softswitch log: {switch_log}", flush=True)
+    return 1
 
 
 if __name__ == "__main__":

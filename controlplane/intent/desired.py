@@ -21,11 +21,10 @@ ACL_RULE_PRIORITY_BASE = 10
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
-    """What one switch must hold: table entries, multicast groups and the network port set."""
+    """What one switch must hold: table entries and multicast groups."""
 
     entries: frozenset[Entry]
     groups: frozenset[MulticastGroup]
-    network_ports: tuple[int, ...]
 
 
 def desired_state(cfg: ControllerConfig, switch: SwitchConfig, vms: Iterable[VmRecord],
@@ -57,12 +56,17 @@ def desired_state(cfg: ControllerConfig, switch: SwitchConfig, vms: Iterable[VmR
         if (loc.vni, loc.mac) not in local_macs:
             entries.add(Entry(P.FDB, {P.FDB_VNI: Exact(loc.vni), P.FDB_ETH_DST: Exact(loc.mac)},
                               P.FORWARD_REMOTE, {P.FORWARD_REMOTE_VTEP_IP: loc.vtep_ip}))
-    return DesiredState(frozenset(entries), frozenset(groups), tuple(sorted(switch.network_ports)))
+    return DesiredState(frozenset(entries), frozenset(groups))
 
 
 def switch_base(cfg: ControllerConfig, switch: SwitchConfig) -> set[Entry]:
-    """Entries every switch holds whatever its VMs: punts, VTEP, underlay routes, QoS maps."""
+    """Entries every switch holds whatever its VMs: port roles, punts, VTEP, underlay routes,
+    QoS maps."""
     entries = {
+        *(Entry(P.PORT_ROLE, {P.PORT_ROLE_PORT: Exact(port)}, P.ACCESS_PORT)
+          for port in switch.access_ports),
+        *(Entry(P.PORT_ROLE, {P.PORT_ROLE_PORT: Exact(port)}, P.NETWORK_PORT)
+          for port in switch.network_ports),
         Entry(P.PUNT, {P.PUNT_ETH_TYPE: Exact(ETHERTYPE_LLDP)}, P.PUNT_TO_CPU),
         Entry(P.PUNT, {P.PUNT_ETH_TYPE: Exact(ETHERTYPE_ECP)}, P.PUNT_TO_CPU),
         Entry(P.LOCAL_VTEP, {P.LOCAL_VTEP_VTEP_IP: Exact(switch.vtep_ip)}, P.ACCEPT_VXLAN),

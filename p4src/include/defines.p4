@@ -55,6 +55,7 @@ const drop_reason_t DROP_SPLIT_HORIZON    = 10; // would go back where it came f
 const drop_reason_t DROP_NO_FLOOD_GROUP   = 11; // BUM in a VN without a flood group
 const drop_reason_t DROP_UNKNOWN_REPLICA  = 12; // multicast copy with no replica entry
 const drop_reason_t DROP_REMOTE_FROM_NETWORK = 13; // overlay traffic may not be re-tunnelled
+const drop_reason_t DROP_UNKNOWN_PORT    = 14;  // a port the controller has not given a role
 const bit<32> NUM_DROP_REASONS = 16;
 
 #endif

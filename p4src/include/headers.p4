@@ -70,14 +70,22 @@ header l4_ports_t {
     bit<16> dst_port;
 }
 
-// outer_*: the underlay, present only on network ports or after encap.
-// inner_*: the tenant frame, as the VM sent it (access ports) or as carried in VXLAN.
+// The frame as it arrived is parsed into the unprefixed headers: on an access port that is the
+// tenant frame; on a network port it is the underlay, and the tenant frame is in inner_*.
+// encap_* are the underlay headers the NVE pushes in front of a tenant frame (TunnelEncap).
 struct headers_t {
     packet_in_t    packet_in;
     packet_out_t   packet_out;
-    ethernet_t     outer_ethernet;
-    ipv4_t         outer_ipv4;
-    udp_t          outer_udp;
+    ethernet_t     encap_ethernet;
+    ipv4_t         encap_ipv4;
+    udp_t          encap_udp;
+    vxlan_t        encap_vxlan;
+    ethernet_t     ethernet;
+    vlan_t         vlan;
+    ipv4_t         ipv4;
+    ipv4_options_t ipv4_options;
+    l4_ports_t     tcp_ports;
+    udp_t          udp;
     vxlan_t        vxlan;
     ethernet_t     inner_ethernet;
     vlan_t         inner_vlan;

@@ -11,20 +11,18 @@ error {
     Ipv4BadHeaderLength
 }
 
-// Which headers a frame has depends on the port it came in on: the controller lists the network
-// (underlay) ports in the network_ports value set; every other port but the CPU port is an access port.
+// Frames are parsed by their structure, the same on every port: Ethernet, one 802.1Q tag, IPv4,
+// TCP/UDP ports, and VXLAN (UDP 4789) with the tenant frame inside. Which headers are the
+// tenant's depends on the port's role, which ingress looks up (table port_role).
 parser NveParser(packet_in packet,
                  out headers_t hdr,
                  inout local_metadata_t meta,
                  inout standard_metadata_t standard_metadata) {
 
-    value_set<port_t>(MAX_NETWORK_PORTS) network_ports;
-
     state start {
         transition select(standard_metadata.ingress_port) {
-            CPU_PORT      : parse_packet_out;
-            network_ports : parse_outer_ethernet;
-            default       : parse_inner_ethernet;
+            CPU_PORT : parse_packet_out;
+            default  : parse_ethernet;
         }
     }
 
@@ -34,29 +32,55 @@ parser NveParser(packet_in packet,
         transition accept;
     }
 
-    state parse_outer_ethernet {
-        meta.from_network = 1;
-        packet.extract(hdr.outer_ethernet);
-        transition select(hdr.outer_ethernet.ether_type) {
-            ETHERTYPE_IPV4 : parse_outer_ipv4;
+    state parse_ethernet {
+        packet.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_VLAN : parse_vlan;
+            ETHERTYPE_IPV4 : parse_ipv4;
             default        : accept;
         }
     }
 
-    state parse_outer_ipv4 {
-        packet.extract(hdr.outer_ipv4);
-        verify(hdr.outer_ipv4.version == 4, error.Ipv4BadVersion);
-        verify(hdr.outer_ipv4.ihl >= 5, error.Ipv4BadHeaderLength);
-        // VTEPs send no options and no fragments; anything else is not VXLAN to us.
-        transition select(hdr.outer_ipv4.ihl, hdr.outer_ipv4.frag_offset, hdr.outer_ipv4.protocol) {
-            (5, 0, IP_PROTO_UDP) : parse_outer_udp;
-            default              : accept;
+    state parse_vlan {
+        packet.extract(hdr.vlan);
+        transition select(hdr.vlan.ether_type) {
+            ETHERTYPE_IPV4 : parse_ipv4;
+            default        : accept;
         }
     }
 
-    state parse_outer_udp {
-        packet.extract(hdr.outer_udp);
-        transition select(hdr.outer_udp.dst_port) {
+    state parse_ipv4 {
+        packet.extract(hdr.ipv4);
+        verify(hdr.ipv4.version == 4, error.Ipv4BadVersion);
+        verify(hdr.ipv4.ihl >= 5, error.Ipv4BadHeaderLength);
+        transition select(hdr.ipv4.ihl) {
+            5       : parse_l4;
+            default : parse_ipv4_options;
+        }
+    }
+
+    state parse_ipv4_options {
+        packet.extract(hdr.ipv4_options, ((bit<32>)hdr.ipv4.ihl - 5) * 32);
+        transition parse_l4;
+    }
+
+    // Only first fragments carry the L4 ports.
+    state parse_l4 {
+        transition select(hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
+            (0, IP_PROTO_TCP) : parse_tcp_ports;
+            (0, IP_PROTO_UDP) : parse_udp;
+            default           : accept;
+        }
+    }
+
+    state parse_tcp_ports {
+        packet.extract(hdr.tcp_ports);
+        transition accept;
+    }
+
+    state parse_udp {
+        packet.extract(hdr.udp);
+        transition select(hdr.udp.dst_port) {
             UDP_PORT_VXLAN : parse_vxlan;
             default        : accept;
         }
@@ -89,18 +113,17 @@ parser NveParser(packet_in packet,
         verify(hdr.inner_ipv4.version == 4, error.Ipv4BadVersion);
         verify(hdr.inner_ipv4.ihl >= 5, error.Ipv4BadHeaderLength);
         transition select(hdr.inner_ipv4.ihl) {
-            5       : inner_l4;
+            5       : parse_inner_l4;
             default : parse_inner_ipv4_options;
         }
     }
 
     state parse_inner_ipv4_options {
         packet.extract(hdr.inner_ipv4_options, ((bit<32>)hdr.inner_ipv4.ihl - 5) * 32);
-        transition inner_l4;
+        transition parse_inner_l4;
     }
 
-    // Only first fragments carry the L4 ports.
-    state inner_l4 {
+    state parse_inner_l4 {
         transition select(hdr.inner_ipv4.frag_offset, hdr.inner_ipv4.protocol) {
             (0, IP_PROTO_TCP) : parse_inner_l4_ports;
             (0, IP_PROTO_UDP) : parse_inner_l4_ports;
@@ -117,9 +140,16 @@ parser NveParser(packet_in packet,
 control NveDeparser(packet_out packet, in headers_t hdr) {
     apply {
         packet.emit(hdr.packet_in);
-        packet.emit(hdr.outer_ethernet);
-        packet.emit(hdr.outer_ipv4);
-        packet.emit(hdr.outer_udp);
+        packet.emit(hdr.encap_ethernet);
+        packet.emit(hdr.encap_ipv4);
+        packet.emit(hdr.encap_udp);
+        packet.emit(hdr.encap_vxlan);
+        packet.emit(hdr.ethernet);
+        packet.emit(hdr.vlan);
+        packet.emit(hdr.ipv4);
+        packet.emit(hdr.ipv4_options);
+        packet.emit(hdr.tcp_ports);
+        packet.emit(hdr.udp);
         packet.emit(hdr.vxlan);
         packet.emit(hdr.inner_ethernet);
         packet.emit(hdr.inner_vlan);

@@ -90,10 +90,19 @@ class NveTest(BaseTest):
         self.target = params["target"]
         self.cpu_port = int(params["cpu_port"])
         self.client = SyncP4Client(params["grpcaddr"], device_id=int(params["device_id"]),
-                                   election_id=10, p4info=params["p4info"])
-        self.client.set_pipeline(params["p4info"], params["config"])
-        self.client.set_value_set(P.NETWORK_PORTS, [NETWORK1, NETWORK2])
+                                   election_id=10)
         self._undo: list[Update] = []
+        try:
+            self.client.set_pipeline(params["p4info"], params["config"])
+            for port in (ACCESS1, ACCESS2, ACCESS3):
+                self.add_port_role_entry(port, network=False)
+            for port in (NETWORK1, NETWORK2):
+                self.add_port_role_entry(port, network=True)
+        except BaseException:
+            # tearDown does not run after a failed setUp: leave no connection or entry behind
+            self.undo_writes()
+            self.client.close()
+            raise
 
     def tearDown(self) -> None:
         self.undo_writes()
@@ -125,6 +134,10 @@ class NveTest(BaseTest):
             self.client.write([self._undo.pop()])
 
     # -- one helper per table -----------------------------------------------------------------
+    def add_port_role_entry(self, port: int, network: bool) -> Entry:
+        return self.insert(Entry(P.PORT_ROLE, {P.PORT_ROLE_PORT: Exact(port)},
+                                 P.NETWORK_PORT if network else P.ACCESS_PORT))
+
     def add_punt_entry(self, eth_type: int) -> Entry:
         return self.insert(Entry(P.PUNT, {P.PUNT_ETH_TYPE: Exact(eth_type)}, P.PUNT_TO_CPU))
 

@@ -21,12 +21,12 @@ CALL_TIMEOUT = 30.0
 class SyncP4Client:
     """Connects as primary on construction; close() disconnects."""
 
-    def __init__(self, address: str, device_id: int, election_id: int, p4info: str) -> None:
+    def __init__(self, address: str, device_id: int, election_id: int) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="p4rt-loop",
                                         daemon=True)
         self._thread.start()
-        self.client = P4RuntimeClient(p4info)
+        self.client = P4RuntimeClient()
         self._run(self.client.connect(address, device_id=device_id, election_id=election_id))
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
@@ -53,10 +53,6 @@ class SyncP4Client:
         counters = self._run(self.client.read_direct_counters(entry.table))
         return counters[entry.key()]
 
-    def set_value_set(self, name: str, members: Sequence[int]) -> None:
-        """Replace a single-field value set's members."""
-        self._run(self.client.set_value_set(name, list(members)))
-
     def packet_out(self, payload: bytes, **metadata: int) -> None:
         """Send a frame through the CPU port."""
         self._run(self.client.packet_out(payload, **metadata))
@@ -65,7 +61,7 @@ class SyncP4Client:
         """The next packet-in, or None when none arrives within `timeout`."""
         async def next_packet() -> tuple[bytes, dict[str, int]] | None:
             try:
-                return await asyncio.wait_for(self.client.packet_in(), timeout)
+                return await asyncio.wait_for(anext(aiter(self.client.packet_in())), timeout)
             except asyncio.TimeoutError:
                 return None
         return self._run(next_packet(), timeout + 5)

@@ -6,7 +6,7 @@
 #include "../metadata.p4"
 
 // Frames from the underlay: accept VXLAN to one of our VTEP addresses, take the VNI and the
-// network PCP from the outer header, and strip the outer headers.
+// network PCP from the outer header, and strip the outer headers: the tenant frame stays in inner_*.
 control TunnelDecap(inout headers_t hdr, inout local_metadata_t meta) {
 
     direct_counter(CounterType.packets_and_bytes) local_vtep_counter;
@@ -24,7 +24,7 @@ control TunnelDecap(inout headers_t hdr, inout local_metadata_t meta) {
     // Miss: drop, counted as DROP_UNKNOWN_VTEP.
     table local_vtep {
         key = {
-            hdr.outer_ipv4.dst_addr : exact @name("vtep_ip");
+            hdr.ipv4.dst_addr : exact @name("vtep_ip");
         }
         actions = {
             accept_vxlan;
@@ -43,7 +43,7 @@ control TunnelDecap(inout headers_t hdr, inout local_metadata_t meta) {
     // Written by intent.switch_base from the QoS config. Miss: PCP 0.
     table dscp_to_pcp {
         key = {
-            hdr.outer_ipv4.dscp : exact @name("dscp");
+            hdr.ipv4.dscp : exact @name("dscp");
         }
         actions = {
             set_pcp;
@@ -60,9 +60,11 @@ control TunnelDecap(inout headers_t hdr, inout local_metadata_t meta) {
             local_vtep.apply();
             if (meta.drop_reason == DROP_NONE) {
                 dscp_to_pcp.apply();
-                hdr.outer_ethernet.setInvalid();
-                hdr.outer_ipv4.setInvalid();
-                hdr.outer_udp.setInvalid();
+                hdr.ethernet.setInvalid();
+                hdr.vlan.setInvalid();
+                hdr.ipv4.setInvalid();
+                hdr.ipv4_options.setInvalid();
+                hdr.udp.setInvalid();
                 hdr.vxlan.setInvalid();
             }
         }

@@ -1,0 +1,1 @@
+"""Persistence (SQLite) and the mapping authority (where each active VM lives)."""

@@ -1,0 +1,129 @@
+"""Per-frame comparison of the two targets' outputs and a readable diff of disagreements."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scapy.layers.l2 import Ether
+from scapy.utils import hexdump
+
+from parity import scenario as S
+from parity.corpus import Frame, wire_deliverable
+from parity.runners import UNATTRIBUTED, Output
+
+
+def observable(outputs: Sequence[Output]) -> tuple[list[Output], int]:
+    """The outputs a veth can show (all packet-ins, data-port frames the kernel carries) and how
+    many were left out."""
+    kept = [out for out in outputs if out.port == S.CPU_PORT or wire_deliverable(out.data)]
+    return kept, len(outputs) - len(kept)
+
+
+@dataclass
+class Mismatch:
+    """A frame whose output multisets differ."""
+
+    seq: int
+    frame: Frame
+    embedded: list[Output]
+    bmv2: list[Output]
+
+    @property
+    def only_embedded(self) -> list[Output]:
+        """Outputs the embedded switch produced and bmv2 did not."""
+        return list((Counter(self.embedded) - Counter(self.bmv2)).elements())
+
+    @property
+    def only_bmv2(self) -> list[Output]:
+        """Outputs bmv2 produced and the embedded switch did not."""
+        return list((Counter(self.bmv2) - Counter(self.embedded)).elements())
+
+
+@dataclass
+class Comparison:
+    """The outcome over the whole corpus."""
+
+    frames: int = 0
+    outputs_embedded: int = 0
+    outputs_bmv2: int = 0
+    outputs_matched: int = 0
+    unobservable: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    unattributed: list[Output] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No disagreement at all."""
+        return not self.mismatches and not self.unattributed
+
+    def summary(self) -> str:
+        """One paragraph of figures."""
+        return (f"parity embedded vs bmv2: {self.frames} frames compared, "
+                f"{self.frames - len(self.mismatches)} with identical outputs, "
+                f"{len(self.mismatches)} mismatching; outputs: embedded {self.outputs_embedded}, "
+                f"bmv2 {self.outputs_bmv2}, matched {self.outputs_matched}; "
+                f"{self.unobservable} embedded outputs left out (a veth cannot carry them); "
+                f"{len(self.unattributed)} bmv2 outputs unattributed")
+
+
+def compare(corpus: Sequence[Frame], embedded: Sequence[Sequence[Output]],
+            bmv2: Mapping[int, Sequence[Output]]) -> Comparison:
+    """Compare, frame by frame, the multisets of (port, bytes, metadata)."""
+    result = Comparison(frames=len(corpus), unattributed=list(bmv2.get(UNATTRIBUTED, ())))
+    for seq, frame in enumerate(corpus):
+        expected, left_out = observable(embedded[seq])
+        got = list(bmv2.get(seq, ()))
+        result.unobservable += left_out
+        result.outputs_embedded += len(expected)
+        result.outputs_bmv2 += len(got)
+        result.outputs_matched += sum((Counter(expected) & Counter(got)).values())
+        if Counter(expected) != Counter(got):
+            result.mismatches.append(Mismatch(seq, frame, expected, got))
+    return result
+
+
+def describe_output(output: Output) -> str:
+    """An output as text: the port (and packet-in metadata), scapy's dissection, a hexdump."""
+    where = f"port {output.port}"
+    if output.port == S.CPU_PORT:
+        where = f"CPU port {output.port} packet-in {dict(output.metadata)}"
+    return (f"{where}, {len(output.data)} bytes\n{Ether(output.data).show(dump=True)}"
+            f"{hexdump(output.data, dump=True)}\n")
+
+
+def describe_mismatch(mismatch: Mismatch) -> str:
+    """The input frame, then what only one target sent, with a line diff of paired outputs."""
+    frame = mismatch.frame
+    lines = [f"frame #{mismatch.seq} ({frame.kind}) in port {frame.port}, "
+             f"{len(frame.data)} bytes: {Ether(frame.data).summary()}",
+             hexdump(frame.data, dump=True),
+             f"embedded sent {len(mismatch.embedded)}, bmv2 sent {len(mismatch.bmv2)} frames"]
+    only_embedded, only_bmv2 = mismatch.only_embedded, mismatch.only_bmv2
+    for ours in only_embedded:
+        twin = next((theirs for theirs in only_bmv2 if theirs.port == ours.port), None)
+        if twin is None:
+            lines.append("only embedded: " + describe_output(ours))
+            continue
+        only_bmv2.remove(twin)
+        lines.append(f"port {ours.port} differs (- embedded, + bmv2):")
+        lines.extend(difflib.unified_diff(describe_output(ours).splitlines(),
+                                          describe_output(twin).splitlines(), lineterm="", n=1))
+    lines.extend("only bmv2: " + describe_output(theirs) for theirs in only_bmv2)
+    return "\n".join(lines)
+
+
+def failure_report(result: Comparison, shown: int = 5) -> str:
+    """The summary and the first ``shown`` mismatches in full."""
+    parts = [result.summary()]
+    kinds = Counter(m.frame.kind for m in result.mismatches)
+    if kinds:
+        parts.append("mismatching frames by kind: " + ", ".join(
+            f"{kind} {count}" for kind, count in kinds.most_common()))
+    parts.extend(describe_mismatch(m) for m in result.mismatches[:shown])
+    if result.unattributed:
+        parts.append("bmv2 outputs that no frame could be matched to:")
+        parts.extend(describe_output(out) for out in result.unattributed[:shown])
+    return "\n\n".join(parts)
