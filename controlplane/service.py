@@ -41,7 +41,7 @@ from controlplane.signalling.messages import (
     VnView,
 )
 from controlplane.store.sqlite import StoreError, VmStore
-from controlplane.switch_agent import SwitchAgent
+from controlplane.switch_agent import MANAGED_TABLES, SwitchAgent
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +349,8 @@ class NveService:
     async def read_tables(self, nve: str, table: str | None) -> TableView:
         """Entries read back from a switch, with occupancy and capacity."""
         agent = self._agent(nve)
+        if table is not None:
+            table = _full_table_name(table)
         entries = await agent.client.read_table_entries(table)
         rows = tuple(TableRow(table=e.table.rsplit(".", 1)[-1], match=_match_text(e),
                               priority=e.priority, action=e.action.rsplit(".", 1)[-1],
@@ -439,6 +441,15 @@ class NveService:
             raise Refused(FailReason.INVALID_REQUEST,
                           f"unknown NVE {nve!r}; known: {sorted(self.agents)}")
         return self.agents[nve]
+
+
+def _full_table_name(name: str) -> str:
+    """The P4 name of a table given its short name ('fdb') or its full name."""
+    for full in MANAGED_TABLES:
+        if name in (full, full.rsplit(".", 1)[-1]):
+            return full
+    raise Refused(FailReason.INVALID_REQUEST,
+                  f"unknown table {name!r}; tables: {[t.rsplit('.', 1)[-1] for t in MANAGED_TABLES]}")
 
 
 def _ipv4_text(value: int) -> str:

@@ -276,8 +276,6 @@ async def test_the_real_nve_pipeline_on_the_real_engine() -> None:
     async with switch, P4RuntimeClient() as client:
         await client.connect(f"127.0.0.1:{switch.grpc_port}", 1, 10)
         assert await client.set_pipeline(BUILD / "nve.p4info.txtpb", BUILD / "nve.json") is True
-        await client.set_value_set(P.NETWORK_PORTS, [3, 2])
-        assert await client.read_value_set(P.NETWORK_PORTS) == [2, 3]
         await client.write([Update(WriteOp.INSERT, fdb)])
         assert await client.read_table_entries() == [fdb]
         assert await client.read_direct_counters(P.FDB) == {fdb.key(): CounterValue(0, 0)}

@@ -34,11 +34,15 @@ MULTICAST = "01:00:5e:00:00:fb"
 
 @dataclass(frozen=True)
 class Frame:
-    """One input: the ingress port, the bytes, and the generator family (for reports)."""
+    """One input: the ingress port, the bytes, and the generator family (for reports).
+
+    A packet-out enters at the CPU port with ``egress_port`` as its metadata.
+    """
 
     port: int
     data: bytes
     kind: str
+    egress_port: int | None = None
 
 
 def _check_word(seq: int) -> int:
@@ -219,6 +223,13 @@ class Generator:
         options = self.rnd.randbytes(4 * self.rnd.randint(1, 10))
         return Frame(vm.port, with_ipv4_options(data, options), "ipv4-options")
 
+    def packet_out(self) -> Frame:
+        """A frame from the controller to a data port, the CPU port, a port that does not exist
+        or the drop port."""
+        payload = self.rnd.choice([self.vm_traffic, self.control, self.from_overlay])().data
+        egress_port = self.rnd.choice([*S.DATA_PORTS, S.CPU_PORT, 7, 511])
+        return Frame(S.CPU_PORT, payload, "packet-out", egress_port)
+
     # -- randomised families ------------------------------------------------------------------
     def mac_value(self) -> str:
         """A MAC from the scenario or a random one."""
@@ -304,7 +315,8 @@ def _ones_complement(data: bytes) -> int:
 
 FAMILIES: tuple[tuple[str, float], ...] = (
     ("vm_traffic", 0.30), ("vm_misfit", 0.07), ("from_overlay", 0.20), ("network_other", 0.04),
-    ("control", 0.04), ("ip_options", 0.05), ("random_frame", 0.22), ("garbage", 0.08),
+    ("control", 0.04), ("ip_options", 0.05), ("random_frame", 0.20), ("garbage", 0.08),
+    ("packet_out", 0.02),
 )
 TRUNCATED_SHARE = 0.06
 
@@ -330,5 +342,5 @@ def build_corpus(seed: int, count: int) -> list[Frame]:
         kind = frame.kind
         if gen.rnd.random() < TRUNCATED_SHARE:
             data, kind = truncate(gen.rnd, data), f"{kind}/truncated"
-        corpus.append(Frame(frame.port, data, kind))
+        corpus.append(Frame(frame.port, data, kind, frame.egress_port))
     return corpus

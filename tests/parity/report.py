@@ -97,13 +97,16 @@ def describe_output(output: Output) -> str:
 def describe_mismatch(mismatch: Mismatch) -> str:
     """The input frame, then what only one target sent, with a line diff of paired outputs."""
     frame = mismatch.frame
-    lines = [f"frame #{mismatch.seq} ({frame.kind}) in port {frame.port}, "
+    source = f"in port {frame.port}"
+    if frame.egress_port is not None:
+        source = f"packet-out to port {frame.egress_port}"
+    lines = [f"frame #{mismatch.seq} ({frame.kind}) {source}, "
              f"{len(frame.data)} bytes: {Ether(frame.data).summary()}",
              hexdump(frame.data, dump=True),
              f"embedded sent {len(mismatch.embedded)}, bmv2 sent {len(mismatch.bmv2)} frames"]
     only_embedded, only_bmv2 = mismatch.only_embedded, mismatch.only_bmv2
     for ours in only_embedded:
-        twin = next((theirs for theirs in only_bmv2 if theirs.port == ours.port), None)
+        twin = _closest(ours, only_bmv2)
         if twin is None:
             lines.append("only embedded: " + describe_output(ours))
             continue
@@ -113,6 +116,14 @@ def describe_mismatch(mismatch: Mismatch) -> str:
                                           describe_output(twin).splitlines(), lineterm="", n=1))
     lines.extend("only bmv2: " + describe_output(theirs) for theirs in only_bmv2)
     return "\n".join(lines)
+
+
+def _closest(output: Output, candidates: Sequence[Output]) -> Output | None:
+    """The candidate on the same port with the most bytes in common, if any."""
+    same_port = [other for other in candidates if other.port == output.port]
+    if not same_port:
+        return None
+    return max(same_port, key=lambda other: sum(a == b for a, b in zip(output.data, other.data)))
 
 
 def failure_report(result: Comparison, shown: int = 5) -> str:

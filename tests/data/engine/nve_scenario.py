@@ -24,7 +24,10 @@ def _ip(v: int) -> str:
 
 W = " ".join(["0&&&0"] * 8)
 CLI = [
-    "pvs_add NveParser.network_ports 2",
+    "table_add NveIngress.port_role.port_role NveIngress.port_role.access_port 1 =>",
+    "table_add NveIngress.port_role.port_role NveIngress.port_role.network_port 2 =>",
+    "table_add NveIngress.port_role.port_role NveIngress.port_role.access_port 3 =>",
+    "table_add NveIngress.port_role.port_role NveIngress.port_role.access_port 4 =>",
     "table_add NveIngress.vap.port_vlan_to_vni NveIngress.vap.set_vap 1 10 => 5 1000 3",
     "table_add NveIngress.vap.port_vlan_to_vni NveIngress.vap.set_vap 3 0 => 6 1000 0",
     "table_add NveIngress.vap.port_vlan_to_vni NveIngress.vap.set_vap_inactive 4 0 => 7",
@@ -65,7 +68,9 @@ def setup(sw) -> None:
     def add(table, match, action, args=(), prio=0):
         sw.table(table).insert(TableEntry(tuple(match), prio, action, tuple(args)))
 
-    sw.value_set("NveParser.network_ports").set_members([((2, 0x1FF),)])
+    for port in (1, 3, 4):
+        add("NveIngress.port_role.port_role", [Exact(port)], "NveIngress.port_role.access_port")
+    add("NveIngress.port_role.port_role", [Exact(2)], "NveIngress.port_role.network_port")
     add("NveIngress.vap.port_vlan_to_vni", [Exact(1), Exact(10)], "NveIngress.vap.set_vap", (5, VNI, 3))
     add("NveIngress.vap.port_vlan_to_vni", [Exact(3), Exact(0)], "NveIngress.vap.set_vap", (6, VNI, 0))
     add("NveIngress.vap.port_vlan_to_vni", [Exact(4), Exact(0)], "NveIngress.vap.set_vap_inactive", (7,))
