@@ -13,13 +13,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 
 from controlplane.config import ControllerConfig, HypervisorConfig, VnConfig, format_mac
 from controlplane.intent import DesiredState, desired_state
 from controlplane.lifecycle import Event, InvalidTransition, Phase, State, is_aged_out, transition
-from controlplane.model import Location, VmRecord
+from controlplane.model import VmRecord
 from controlplane.p4rt.entries import Entry
 from controlplane.p4rt.errors import P4ConnectionError, P4RuntimeRpcError
 from controlplane.resources import MAX_VID, MIN_VID, choose_vap_id, choose_vid, vids_in_use
@@ -40,6 +40,7 @@ from controlplane.signalling.messages import (
     VnSelector,
     VnView,
 )
+from controlplane.store.mapping import InProcessMapping, MappingAuthority
 from controlplane.store.sqlite import StoreError, VmStore
 from controlplane.switch_agent import MANAGED_TABLES, SwitchAgent
 
@@ -54,8 +55,10 @@ class NveService:
     """Implements controlplane.service_api.NveApi."""
 
     def __init__(self, cfg: ControllerConfig, store: VmStore, agents: Mapping[str, SwitchAgent],
-                 capacities: Mapping[str, int], clock: Callable[[], float] = time.time) -> None:
+                 capacities: Mapping[str, int], clock: Callable[[], float] = time.time,
+                 mapping: MappingAuthority | None = None) -> None:
         self.cfg = cfg
+        self.mapping = mapping or InProcessMapping({sw.name: sw.vtep_ip for sw in cfg.switches})
         self.store = store
         self.agents = dict(agents)
         self.capacities = dict(capacities)
@@ -68,17 +71,12 @@ class NveService:
         self.on_outcome: Callable[[str, str, float], None] = lambda op, result, seconds: None
 
     # -- desired state ------------------------------------------------------------------------
-    def locations(self, records: Iterable[VmRecord]) -> list[Location]:
-        """Where every active VM's MACs live (the in-process mapping authority)."""
-        vteps = {sw.name: sw.vtep_ip for sw in self.cfg.switches}
-        return [Location(r.vni, mac, vteps[r.switch], r.vm_id, r.switch)
-                for r in records if r.active for mac in r.macs]
-
     def desired(self, switch: str, records: Mapping[Key, VmRecord] | None = None) -> DesiredState:
         """The entries switch `switch` must hold for `records` (default: the current ones)."""
         records = self.records if records is None else records
         values = list(records.values())
-        return desired_state(self.cfg, self.cfg.switch(switch), values, self.locations(values))
+        return desired_state(self.cfg, self.cfg.switch(switch), values,
+                             self.mapping.locations(values))
 
     # -- signalling ---------------------------------------------------------------------------
     async def signal(self, identity: str, request: Request) -> Answer:
@@ -119,7 +117,13 @@ class NveService:
             changes, notes = self._ref_request(hv, request, current, now)
         else:
             changes, notes = self._vm_request(hv, request, current, now)
+        previous = dict(self.records)
         await self._commit(changes, notes)
+        for (vm_id, hypervisor), changed in changes.items():
+            before = previous.get((vm_id, hypervisor))
+            log.info("hypervisor=%s vm=%s state=%s->%s", hypervisor, vm_id,
+                     before.phase if before else NONE,
+                     changed.phase if changed else State.TERMINATED.value)
         record = changes.get(key)
         if record is None:
             return Answer(None, state=State.TERMINATED.value)

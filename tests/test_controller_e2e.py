@@ -249,8 +249,14 @@ async def test_operator_migration(tmp_path: Path) -> None:
         async with net.client("hv1") as hv1, net.client("hv2") as hv2:
             assert (await hv1.signal(vm_request(Event.ASSOCIATE, VM_A, MAC_A))).success
             b = await hv2.signal(vm_request(Event.ASSOCIATE, VM_B, MAC_B, hv="hv2"))
+            told = net.service.notifications("hv1")
+            first_note = asyncio.ensure_future(anext(told))
+            await asyncio.sleep(0)
             moved = await net.service.migrate(VM_A, "nve2", 0)
             assert moved.success, moved
+            note = await asyncio.wait_for(first_note, 2)
+            assert note.kind is NotificationKind.DISPLACED and note.new_nve == "nve2"
+            await told.aclose()
             (record,) = [v for v in await net.service.list_vms() if v.vm_id == VM_A]
             assert record.nve == "nve2" and record.state == "associated"
             # A now lives on nve2 port 1 beside B: local switching there, nothing on nve1.

@@ -17,8 +17,9 @@ import pytest
 from parity import scenario as S
 from parity.corpus import Frame, build_corpus
 from parity.lab import Lab, bmv2_lab, unavailable_reason
-from parity.p4rt import programmed_client
-from parity.report import Comparison, compare, failure_report
+from controlplane.p4rt.entries import CounterValue
+from parity.p4rt import counter_snapshot, programmed_client
+from parity.report import Comparison, compare, counter_differences, failure_report
 from parity.runners import Bmv2Runner, EmbeddedRunner, Output
 from softswitch.ports import MemoryPorts
 from softswitch.server.runtime import SoftSwitch
@@ -27,6 +28,8 @@ SEED = 20240611
 CORPUS_SIZE = 10_000
 MAX_RERUNS = 50
 """Disagreements confirmed by re-sending the frame alone; further ones count as found."""
+
+Counters = dict[str, CounterValue]
 
 pytestmark = pytest.mark.skipif(unavailable_reason() is not None,
                                 reason=unavailable_reason() or "")
@@ -42,24 +45,35 @@ async def embedded_runner() -> AsyncIterator[EmbeddedRunner]:
             yield EmbeddedRunner(switch, ports, client)
 
 
-async def bmv2_outputs(lab: Lab, corpus: Sequence[Frame],
-                       reference: Sequence[Sequence[Output]]) -> Comparison:
-    """Run the corpus through bmv2, then re-run the first disagreeing frames alone."""
+async def run_embedded(corpus: Sequence[Frame]) -> tuple[list[list[Output]], Counters]:
+    """The embedded switch's outputs per frame and its counters afterwards."""
+    async with embedded_runner() as embedded:
+        reference = await embedded.run(corpus)
+        return reference, await counter_snapshot(embedded.client)
+
+
+async def run_bmv2(lab: Lab, corpus: Sequence[Frame],
+                   reference: Sequence[Sequence[Output]]) -> tuple[Comparison, Counters]:
+    """bmv2's outputs compared with ``reference`` (the first disagreeing frames re-sent alone
+    to confirm) and its counters after the corpus (before any re-send)."""
     async with programmed_client(lab.bmv2.grpc_addr) as client:
         async with Bmv2Runner(lab, client) as runner:
             await runner.run(corpus, reference)
+            counters = await counter_snapshot(client)
             result = compare(corpus, reference, runner.outputs)
             for mismatch in result.mismatches[:MAX_RERUNS]:
                 await runner.rerun(mismatch.seq, mismatch.frame)
-            return compare(corpus, reference, runner.outputs)
+            return compare(corpus, reference, runner.outputs), counters
 
 
 async def test_embedded_matches_bmv2_frame_by_frame(capsys: pytest.CaptureFixture[str]) -> None:
     corpus = build_corpus(SEED, CORPUS_SIZE)
-    async with embedded_runner() as embedded:
-        reference = await embedded.run(corpus)
+    reference, embedded_counters = await run_embedded(corpus)
     with bmv2_lab(S.DATA_PORTS, S.CPU_PORT, S.DEVICE_ID) as lab:
-        result = await bmv2_outputs(lab, corpus, reference)
+        result, bmv2_counters = await run_bmv2(lab, corpus, reference)
+    counter_diffs = counter_differences(embedded_counters, bmv2_counters)
     with capsys.disabled():
-        print(f"\n{result.summary()}")
+        print(f"\n{result.summary()}\ncounters: {len(embedded_counters)} non-zero cells on the "
+              f"embedded switch, {len(bmv2_counters)} on bmv2, {len(counter_diffs)} differing")
     assert result.ok, failure_report(result)
+    assert not counter_diffs, "counters differ:\n" + "\n".join(counter_diffs[:40])

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from controlplane.p4rt.client import P4RuntimeClient
+from controlplane.p4rt.entries import CounterValue
 from controlplane.p4rt.stream import PacketIn
 from parity import scenario as S
 
@@ -26,6 +27,22 @@ async def programmed_client(address: str) -> AsyncIterator[P4RuntimeClient]:
         await client.set_pipeline(P4INFO, BMV2_JSON, force=True)
         await client.write_batches(S.updates())
         yield client
+
+
+async def counter_snapshot(client: P4RuntimeClient) -> dict[str, CounterValue]:
+    """Every non-zero cell of every indexed and direct counter, keyed by a readable name."""
+    p4info = client.schema.p4info
+    cells: dict[str, CounterValue] = {}
+    for counter in p4info.counters:
+        name = counter.preamble.name
+        for index, value in (await client.read_counter(name)).items():
+            cells[f"{name}[{index}]"] = value
+    for table in p4info.tables:
+        if table.direct_resource_ids:
+            name = table.preamble.name
+            for (_, match, priority), value in (await client.read_direct_counters(name)).items():
+                cells[f"{name} {dict(match)} priority {priority}"] = value
+    return {key: value for key, value in cells.items() if value != (0, 0)}
 
 
 class PacketInCollector:

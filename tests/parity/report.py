@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from scapy.layers.l2 import Ether
 from scapy.utils import hexdump
 
+from controlplane.p4rt.entries import CounterValue
 from parity import scenario as S
 from parity.corpus import Frame, wire_deliverable
 from parity.runners import UNATTRIBUTED, Output
@@ -83,6 +84,15 @@ def compare(corpus: Sequence[Frame], embedded: Sequence[Sequence[Output]],
         if Counter(expected) != Counter(got):
             result.mismatches.append(Mismatch(seq, frame, expected, got))
     return result
+
+
+def counter_differences(embedded: Mapping[str, CounterValue],
+                        bmv2: Mapping[str, CounterValue]) -> list[str]:
+    """One line per counter cell whose (packets, bytes) differ between the targets."""
+    return [f"{name}: embedded {tuple(embedded.get(name, (0, 0)))}, "
+            f"bmv2 {tuple(bmv2.get(name, (0, 0)))}"
+            for name in sorted(embedded.keys() | bmv2.keys())
+            if embedded.get(name) != bmv2.get(name)]
 
 
 def describe_output(output: Output) -> str:
