@@ -10,7 +10,7 @@ export PATH := $(PATH):$(P4_TOOLCHAIN_PREFIX)/bin
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help venv p4 check-p4 constants check-constants proto check-proto test unit ptf p4shell demo clean
+.PHONY: help venv p4 check-p4 constants check-constants proto check-proto test unit ptf parity bench p4shell demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -52,6 +52,12 @@ test: venv check-p4 check-constants check-proto ## everything that can run here;
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) ptf_tests/run.py --target embedded
 	$(PY) ptf_tests/run.py --target bmv2
+
+parity: venv ## differential test: the same 10,000 frames through the embedded target and bmv2 (root)
+	$(PY) -m pytest tests/test_parity_bmv2.py -s
+
+bench: venv ## speed figures as ratios measured in one run; appends to benchmarks/results.csv
+	$(PY) benchmarks/target_pps.py
 
 GRPC_ADDR ?= 127.0.0.1:9559
 ELECTION_ID ?= 0,1

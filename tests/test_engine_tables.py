@@ -182,6 +182,23 @@ def test_ternary_priorities_higher_wins_ties_first_inserted():
     assert [e.priority for e in t.entries()] == [1, 10, 20, 10]
 
 
+def test_equal_priority_ties_go_to_the_lowest_handle_reused_after_delete():
+    """bmv2 hands out the lowest free entry handle and breaks priority ties on it: an entry
+    inserted after a delete takes the deleted one's place ahead of older entries."""
+    s = make([("ternary", "dst", "d"), ("exact", "etype", "e")])
+    t = s.table("ingress.t")
+    a = [Ternary(0x000000000005, 0x0000000000FF), Exact(0x0800)]
+    b = [Ternary(0x0A0000000000, 0xFF0000000000), Exact(0x0800)]
+    c = [Ternary(0x0A0000000005, 0xFFFFFFFFFFFF), Exact(0x0800)]
+    t.insert(E(a, args=(1,), prio=70))     # handle 0
+    t.insert(E(b, args=(2,), prio=70))     # handle 1
+    assert send(s, 0x0A0000000005) == 1
+    t.delete(tuple(a), 70)
+    assert send(s, 0x0A0000000005) == 2
+    t.insert(E(c, args=(3,), prio=70))     # reuses handle 0: ahead of b
+    assert send(s, 0x0A0000000005) == 3
+
+
 def test_optional_and_valid():
     s = make([("optional", "etype", "e"), ("valid", "", "v")])
     assert [k.match_type for k in s.program.tables["ingress.t"].keys] == ["optional", "valid"]

@@ -6,12 +6,14 @@ Python int built by generated code. Structures by table kind:
 * exact only: ``dict`` key -> entry;
 * exact + one lpm (no priorities): one dict per prefix length, probed longest first;
 * ternary / optional / lpm-in-ternary: tuple-space search (one dict per distinct mask), the
-  highest priority wins, ties go to the entry inserted first (bmv2: lowest handle);
+  highest priority wins, ties go to the lowest entry handle, which like bmv2's is the lowest
+  free one (a handle freed by a delete is reused by the next insert);
 * any range key: priority-sorted list scanned linearly.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -111,7 +113,8 @@ class Table:
         self._total = sum(s.width for s in specs)
         self._full = (1 << self._total) - 1
         self._entries: dict[tuple[tuple[Match, ...], int], _Entry] = {}
-        self._seq = 0
+        self._seq = 0                   # next never-used handle
+        self._free_handles: list[int] = []  # heap of handles freed by deletes
         self._clear_structs()
         self._default_name = ""
         self._default_args: tuple[int, ...] = ()
@@ -391,8 +394,11 @@ class Table:
         )
         e.fn = b.fn
         e.next = self._hit_next if self._hm else b.next
-        e.seq = self._seq
-        self._seq += 1
+        if self._free_handles:
+            e.seq = heapq.heappop(self._free_handles)
+        else:
+            e.seq = self._seq
+            self._seq += 1
         e.value, e.mask, e.ranges, e.plen = value, mask, ranges, plen
         e.rank = (-entry.priority, e.seq)
         self._entries[ident] = e
@@ -418,6 +424,7 @@ class Table:
         if e is None:
             raise EntryNotFound(f"no such entry in table '{self.info.name}'")
         self._unindex(e)
+        heapq.heappush(self._free_handles, e.seq)
 
     def get(self, match: tuple[Match, ...], priority: int) -> TableEntry | None:
         """The entry with that identity, or None."""
@@ -484,6 +491,8 @@ class Table:
         if not self._const:
             self._entries.clear()
             self._clear_structs()
+            self._seq = 0
+            self._free_handles = []
         else:
             for e in self._entries.values():
                 e.cnt[0] = e.cnt[1] = 0

@@ -84,10 +84,11 @@ class Generator:
     def tag(self, inner: Packet, vid: int) -> Packet:
         """``inner`` with an 802.1Q tag of ``vid`` and a random PCP/DEI (what a VM may send)."""
         eth = inner[Ether]
-        return (Ether(dst=eth.dst, src=eth.src)
-                / Dot1Q(vlan=vid, prio=self.rnd.randrange(8), dei=self.rnd.randrange(2),
-                        type=eth.type)
-                / eth.payload.copy())
+        tagged: Packet = (Ether(dst=eth.dst, src=eth.src)
+                          / Dot1Q(vlan=vid, prio=self.rnd.randrange(8), dei=self.rnd.randrange(2),
+                                  type=eth.type)
+                          / eth.payload.copy())
+        return tagged
 
     def l3(self, src_ip: str, dst_ip: str) -> Packet:
         """An IPv4 packet (mostly) or an ARP request or reply."""
@@ -123,11 +124,9 @@ class Generator:
             return bytes(inner)
         return bytes(self.tag(inner, vm.vid))
 
-    def vxlan(self, inner: bytes, vni: int, dst_ip: str, *, dscp: int | None = None,
-              dport: int = 4789) -> bytes:
-        """``inner`` in VXLAN from a remote VTEP."""
-        if dscp is None:
-            dscp = self.rnd.choice([*S.DSCP_TO_PCP, 0, self.rnd.randrange(64)])
+    def vxlan(self, inner: bytes, vni: int, dst_ip: str, *, dport: int = 4789) -> bytes:
+        """``inner`` in VXLAN from a remote VTEP, with a DSCP from the map or a random one."""
+        dscp = self.rnd.choice([*S.DSCP_TO_PCP, 0, self.rnd.randrange(64)])
         outer = (Ether(src=S.NEXTHOP_MAC, dst=S.ROUTER_MAC)
                  / IP(src=self.rnd.choice([S.REMOTE_VTEP_IP, S.OTHER_VTEP_IP]), dst=dst_ip,
                       tos=dscp << 2 | self.rnd.randrange(4), ttl=self.rnd.randint(1, 255),
@@ -153,12 +152,15 @@ class Generator:
         dst_mac, dst_ip = self.any_dst(vm.vni)
         if self.rnd.random() < 0.15:
             dst_ip = self.rnd.choice([S.RED_DENIED_HOST, "192.168.20.77", "192.168.10.3"])
-        return Frame(vm.port, self.vm_frame(vm, dst_mac, dst_ip), "vm")
+        data = self.vm_frame(vm, dst_mac, dst_ip)
+        if self.rnd.random() < 0.03:   # jumbo: the veths have an MTU of 9000
+            data += self.rnd.randbytes(self.rnd.randint(1400, 8800))
+        return Frame(vm.port, data, "vm")
 
     def vm_misfit(self) -> Frame:
         """Spoofed source, unknown VID, inactive VAP, or a VM talking to itself."""
         vm = self.rnd.choice(S.VMS)
-        case = self.rnd.randrange(4)
+        case = self.rnd.randrange(5)
         if case == 0:
             data = self.vm_frame(vm, BROADCAST, "192.168.10.255", src_mac=UNKNOWN_MAC)
         elif case == 1:
@@ -167,6 +169,10 @@ class Generator:
         elif case == 2:
             vm = S.INACTIVE_VAP
             data = self.vm_frame(vm, self.rnd.choice([BROADCAST, S.VMS[0].macs[0]]), "1.2.3.4")
+        elif case == 3:   # a second tag (802.1Q or 802.1ad) inside the VM's
+            data = self.vm_frame(vm, BROADCAST, "192.168.10.255")
+            data = data[:16] + struct.pack("!HH", self.rnd.choice([0x8100, 0x88A8]),
+                                           self.rnd.randrange(65536)) + data[16:]
         else:
             data = self.vm_frame(vm, vm.macs[0], vm.ip)
         return Frame(vm.port, data, "vm-misfit")
@@ -176,12 +182,14 @@ class Generator:
         vni = self.rnd.choice([S.VNI_BLUE, S.VNI_RED, S.VNI_GREEN, S.VNI_BLUE, 7777])
         dst_mac, dst_ip = self.any_dst(vni if vni != 7777 else S.VNI_BLUE)
         src = self.rnd.choice(S.REMOTE_VMS)
-        inner = Ether(src=src.mac, dst=dst_mac) / self.l3(src.ip, dst_ip)
+        inner: Packet = Ether(src=src.mac, dst=dst_mac) / self.l3(src.ip, dst_ip)
         if self.rnd.random() < 0.15:
             inner = self.tag(inner, self.rnd.randrange(4096))
+        data = bytes(inner)
+        if IP in inner and self.rnd.random() < 0.1:
+            data = with_ipv4_options(data, self.rnd.randbytes(4 * self.rnd.randint(1, 10)))
         vtep = self.rnd.choice([S.VTEP_IP] * 4 + [S.REMOTE_VTEP_IP, "10.0.1.2"])
-        return Frame(self.rnd.choice(S.NETWORK_PORTS), self.vxlan(bytes(inner), vni, vtep),
-                     "vxlan")
+        return Frame(self.rnd.choice(S.NETWORK_PORTS), self.vxlan(data, vni, vtep), "vxlan")
 
     def network_other(self) -> Frame:
         """Not VXLAN on a network port: other UDP ports, TCP, ARP, outer options or fragments."""
@@ -307,7 +315,7 @@ def _ones_complement(data: bytes) -> int:
     """The IPv4 header checksum of ``data`` (checksum field zero)."""
     if len(data) % 2:
         data += b"\x00"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF

@@ -90,14 +90,14 @@ class Netns:
     def packet_sockets(self, interfaces: Sequence[str]) -> dict[str, socket.socket]:
         """Non-blocking AF_PACKET sockets bound to ``interfaces`` of this namespace."""
         opened: dict[str, socket.socket] = {}
-        failure: list[BaseException] = []
+        failure: list[OSError] = []
 
         def open_inside() -> None:
             try:
                 _enter_netns(self.name)
                 for name in interfaces:
                     opened[name] = _packet_socket(name)
-            except BaseException as exc:  # handed to the caller's thread
+            except OSError as exc:  # handed to the caller's thread
                 failure.append(exc)
 
         thread = threading.Thread(target=open_inside, name=f"setns-{self.name}")

@@ -12,15 +12,11 @@ from scapy.utils import hexdump
 
 from controlplane.p4rt.entries import CounterValue
 from parity import scenario as S
-from parity.corpus import Frame, wire_deliverable
-from parity.runners import UNATTRIBUTED, Output
+from parity.corpus import Frame
+from parity.runners import UNATTRIBUTED, Output, observable
 
-
-def observable(outputs: Sequence[Output]) -> tuple[list[Output], int]:
-    """The outputs a veth can show (all packet-ins, data-port frames the kernel carries) and how
-    many were left out."""
-    kept = [out for out in outputs if out.port == S.CPU_PORT or wire_deliverable(out.data)]
-    return kept, len(outputs) - len(kept)
+DUMP_BYTES = 256
+DUMP_LINE = 120
 
 
 @dataclass
@@ -95,13 +91,30 @@ def counter_differences(embedded: Mapping[str, CounterValue],
             if embedded.get(name) != bmv2.get(name)]
 
 
+def _hexdump(data: bytes) -> str:
+    """A hexdump of the first ``DUMP_BYTES`` bytes."""
+    text = str(hexdump(data[:DUMP_BYTES], dump=True))
+    if len(data) > DUMP_BYTES:
+        text += f"\n... {len(data) - DUMP_BYTES} more bytes"
+    return text
+
+
+def dump(data: bytes) -> str:
+    """scapy's dissection of a frame and a hexdump of its first ``DUMP_BYTES`` bytes, with
+    long lines (large payloads) cut."""
+    shown = str(Ether(data).show(dump=True))
+    lines = [line if len(line) <= DUMP_LINE else line[:DUMP_LINE - 3] + "..."
+             for line in shown.splitlines()]
+    lines.append(_hexdump(data))
+    return "\n".join(lines)
+
+
 def describe_output(output: Output) -> str:
     """An output as text: the port (and packet-in metadata), scapy's dissection, a hexdump."""
     where = f"port {output.port}"
     if output.port == S.CPU_PORT:
         where = f"CPU port {output.port} packet-in {dict(output.metadata)}"
-    return (f"{where}, {len(output.data)} bytes\n{Ether(output.data).show(dump=True)}"
-            f"{hexdump(output.data, dump=True)}\n")
+    return f"{where}, {len(output.data)} bytes\n{dump(output.data)}\n"
 
 
 def describe_mismatch(mismatch: Mismatch) -> str:
@@ -110,9 +123,9 @@ def describe_mismatch(mismatch: Mismatch) -> str:
     source = f"in port {frame.port}"
     if frame.egress_port is not None:
         source = f"packet-out to port {frame.egress_port}"
-    lines = [f"frame #{mismatch.seq} ({frame.kind}) {source}, "
-             f"{len(frame.data)} bytes: {Ether(frame.data).summary()}",
-             hexdump(frame.data, dump=True),
+    lines = [(f"frame #{mismatch.seq} ({frame.kind}) {source}, "
+              f"{len(frame.data)} bytes: {Ether(frame.data).summary()}"),
+             _hexdump(frame.data),
              f"embedded sent {len(mismatch.embedded)}, bmv2 sent {len(mismatch.bmv2)} frames"]
     only_embedded, only_bmv2 = mismatch.only_embedded, mismatch.only_bmv2
     for ours in only_embedded:
@@ -136,8 +149,8 @@ def _closest(output: Output, candidates: Sequence[Output]) -> Output | None:
     return max(same_port, key=lambda other: sum(a == b for a, b in zip(output.data, other.data)))
 
 
-def failure_report(result: Comparison, shown: int = 5) -> str:
-    """The summary and the first ``shown`` mismatches in full."""
+def failure_report(result: Comparison, counter_diffs: Sequence[str], shown: int = 5) -> str:
+    """The summary, the first ``shown`` mismatches in full, the differing counters."""
     parts = [result.summary()]
     kinds = Counter(m.frame.kind for m in result.mismatches)
     if kinds:
@@ -147,4 +160,6 @@ def failure_report(result: Comparison, shown: int = 5) -> str:
     if result.unattributed:
         parts.append("bmv2 outputs that no frame could be matched to:")
         parts.extend(describe_output(out) for out in result.unattributed[:shown])
+    if counter_diffs:
+        parts.append("counters that differ after the corpus:\n" + "\n".join(counter_diffs))
     return "\n\n".join(parts)

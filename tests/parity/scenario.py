@@ -163,6 +163,23 @@ def acl(priority: int, permit: bool, **fields: tuple[int, int]) -> Entry:
     return Entry(P.ACL, match, P.PERMIT if permit else P.DENY, priority=priority)
 
 
+TIE_PRIORITY = 70
+"""BLUE rules that overlap at one priority: bmv2 applies the one with the lowest entry handle,
+and reuses the lowest free handle on insert (see ``acl_churn``)."""
+TIE_FIRST = acl(TIE_PRIORITY, False, vni=(VNI_BLUE, 0xFFFFFF), ip_proto=(17, 0xFF),
+                l4_dport=(5353, 0xFFFF))
+TIE_SECOND = acl(TIE_PRIORITY, True, vni=(VNI_BLUE, 0xFFFFFF),
+                 ipv4_dst=(ip("192.168.10.2"), 0xFFFFFFFF))
+TIE_REPLACEMENT = acl(TIE_PRIORITY, False, vni=(VNI_BLUE, 0xFFFFFF), ip_proto=(17, 0xFF),
+                      ipv4_src=(ip("192.168.10.1"), 0xFFFFFFFF))
+
+
+def acl_churn() -> list[Update]:
+    """A policy change: the first tie rule goes, another comes (into its freed handle) that
+    overlaps the second one: UDP from VM1 to VM2 is denied by bmv2, the lowest handle."""
+    return [Update(WriteOp.DELETE, TIE_FIRST), Update(WriteOp.INSERT, TIE_REPLACEMENT)]
+
+
 def acl_entries() -> list[Entry]:
     """BLUE and GREEN: deny rules over a permit-all; RED: an allow list (misses are denied)."""
     full16, full32 = 0xFFFF, 0xFFFFFFFF
@@ -171,6 +188,8 @@ def acl_entries() -> list[Entry]:
     return [
         acl(1, True, vni=(VNI_BLUE, 0xFFFFFF)),
         acl(1, True, vni=(VNI_GREEN, 0xFFFFFF)),
+        TIE_FIRST,
+        TIE_SECOND,
         acl(100, False, vni=(VNI_BLUE, 0xFFFFFF), direction=(0, 1), eth_type=(ETH_IPV4, full16),
             ip_proto=(6, 0xFF), l4_dport=(DENIED_TCP_PORT, full16)),
         acl(100, False, vni=(VNI_BLUE, 0xFFFFFF), direction=(1, 1), ip_proto=(17, 0xFF),
@@ -215,11 +234,12 @@ def flood_entries() -> tuple[list[Entry], list[MulticastGroup]]:
 
 
 def updates() -> list[list[Update]]:
-    """Every write, as batches: tables first, then the multicast groups."""
+    """Every write, as batches: tables, the multicast groups, then a change of ACL rules."""
     entries = port_role_entries() + [entry for vm in VMS for entry in vap_entries(vm)]
     entries += vap_entries(INACTIVE_VAP, active=False)
     entries += remote_entries() + underlay_entries() + qos_and_punt_entries() + acl_entries()
     flood, groups = flood_entries()
     entries += flood
     return [[Update(WriteOp.INSERT, entry) for entry in entries],
-            [Update(WriteOp.INSERT, group) for group in groups]]
+            [Update(WriteOp.INSERT, group) for group in groups],
+            acl_churn()]
