@@ -10,7 +10,7 @@ export PATH := $(PATH):$(P4_TOOLCHAIN_PREFIX)/bin
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help venv p4 check-p4 constants check-constants proto check-proto test unit ptf parity bench p4shell demo clean
+.PHONY: help venv p4 check-p4 p4-tna check-p4-tna tna-includes constants check-constants proto check-proto test unit ptf parity bench p4shell demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -30,10 +30,36 @@ p4: venv ## recompile p4src/ with p4c into p4src/build/ and regenerate p4names.p
 check-p4: venv ## fail when p4src/build does not match the sources (recompiles when p4c is installed)
 	$(PY) tools/p4build.py check
 
+TNA_INCLUDE_DIR ?= /var/tmp/tna-include
+export TNA_INCLUDE_DIR
+P4C_REPO ?=
+
+p4-tna: venv ## validate p4src/tna with p4test + the TNA includes and rewrite p4src/tna/build
+	$(PY) tools/p4build_tna.py compile
+
+check-p4-tna: venv ## fail when p4src/tna/build does not match its sources (recompiles when p4test and the includes exist)
+	$(PY) tools/p4build_tna.py check
+
+tna-includes: venv ## extract the TNA include files from a p4c clone (>= v1.2.4.17): make tna-includes P4C_REPO=DIR
+	$(PY) tools/p4build_tna.py includes --p4c-repo $(P4C_REPO)
+
 constants: venv ## regenerate controlplane/p4rt/p4names.py from the P4Info
 	$(PY) -m controlplane.p4rt.gen_p4names p4src/build/nve.p4info.txtpb controlplane/p4rt/p4names.py
 
-check-constants: venv ## fail when p4names.py is stale
+check-TNA_INCLUDE_DIR ?= /var/tmp/tna-include
+export TNA_INCLUDE_DIR
+P4C_REPO ?=
+
+p4-tna: venv ## validate p4src/tna with p4test + the TNA includes and rewrite p4src/tna/build
+	$(PY) tools/p4build_tna.py compile
+
+check-p4-tna: venv ## fail when p4src/tna/build does not match its sources (recompiles when p4test and the includes exist)
+	$(PY) tools/p4build_tna.py check
+
+tna-includes: venv ## extract the TNA include files from a p4c clone (>= v1.2.4.17): make tna-includes P4C_REPO=DIR
+	$(PY) tools/p4build_tna.py includes --p4c-repo $(P4C_REPO)
+
+constants: venv ## fail when p4names.py is stale
 	$(PY) -m controlplane.p4rt.gen_p4names --check p4src/build/nve.p4info.txtpb controlplane/p4rt/p4names.py
 
 proto: venv ## regenerate the signalling protocol's Python code (grpcio-tools==1.81.1)
@@ -48,7 +74,7 @@ unit: venv ## pytest only
 ptf: venv ## PTF packet tests on TARGET=embedded|bmv2 (bmv2 needs root and simple_switch_grpc)
 	$(PY) ptf_tests/run.py --target $(TARGET)
 
-test: venv check-p4 check-constants check-proto ## everything that can run here; skips say why
+test: venv check-p4 check-p4-tna check-constants check-proto ## everything that can run here; skips say why
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) ptf_tests/run.py --target embedded
 	$(PY) ptf_tests/run.py --target bmv2

@@ -6,6 +6,11 @@
 #include <core.p4>
 #include <v1model.p4>
 
+// Counters of the shared controls, v1model flavour (p4src/tna/arch.p4 has the TNA one). v1model
+// counts a direct counter on every hit; the count() calls the shared actions make for TNA do nothing.
+#define NVE_COUNTER(name, size) counter(size, CounterType.packets_and_bytes) name
+#define NVE_DIRECT_COUNTER(name) direct_counter(CounterType.packets_and_bytes) name
+
 #include "include/defines.p4"
 #include "include/sizes.p4"
 #include "include/headers.p4"

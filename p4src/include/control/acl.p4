@@ -1,7 +1,6 @@
 #ifndef NVE_ACL_P4
 #define NVE_ACL_P4
 
-#include <v1model.p4>
 #include "../headers.p4"
 #include "../metadata.p4"
 
@@ -9,13 +8,14 @@
 // toward a VAP.
 control Acl(inout local_metadata_t meta) {
 
-    direct_counter(CounterType.packets_and_bytes) acl_counter;
+    NVE_DIRECT_COUNTER(acl_counter);
 
     action permit() {
-        // the frame goes on; the direct counter records it
+        acl_counter.count();
     }
 
     action deny() {
+        acl_counter.count();
         meta.drop_reason = DROP_ACL_DENY;
     }
 

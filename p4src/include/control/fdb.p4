@@ -1,17 +1,17 @@
 #ifndef NVE_FDB_P4
 #define NVE_FDB_P4
 
-#include <v1model.p4>
 #include "../headers.p4"
 #include "../metadata.p4"
 
 // L2 forwarding per VN on the tenant destination MAC: to a local VAP, to a remote VTEP, or flood.
 control Fdb(inout local_metadata_t meta) {
 
-    direct_counter(CounterType.packets_and_bytes) fdb_counter;
+    NVE_DIRECT_COUNTER(fdb_counter);
 
     // vid: the VID of the VN on *that* port; VIDs are local to a port.
     action forward_local(port_t port, bit<12> vid, bit<16> vap_id) {
+        fdb_counter.count();
         meta.fwd.kind = FWD_LOCAL;
         meta.fwd.port = port;
         meta.fwd.vid = vid;
@@ -19,6 +19,7 @@ control Fdb(inout local_metadata_t meta) {
     }
 
     action forward_remote(bit<32> vtep_ip) {
+        fdb_counter.count();
         meta.fwd.kind = FWD_REMOTE;
         meta.tunnel.dst_ip = vtep_ip;
     }

@@ -1,7 +1,6 @@
 #ifndef NVE_PCP_P4
 #define NVE_PCP_P4
 
-#include <v1model.p4>
 #include "../headers.p4"
 #include "../metadata.p4"
 
@@ -23,7 +22,7 @@ control VlanTag(inout ethernet_t ethernet, inout vlan_t vlan, in bit<12> vid, in
 // network chose, whatever the VM had put there; toward the overlay the PCP becomes the outer DSCP.
 control PcpMarking(inout headers_t hdr, inout local_metadata_t meta) {
 
-    counter(VAP_TABLE_SIZE, CounterType.packets_and_bytes) vap_tx;
+    NVE_COUNTER(vap_tx, VAP_TABLE_SIZE);
 
     action set_dscp(bit<6> dscp) {
         meta.tunnel.dscp = dscp;

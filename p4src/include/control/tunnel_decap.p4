@@ -1,7 +1,6 @@
 #ifndef NVE_TUNNEL_DECAP_P4
 #define NVE_TUNNEL_DECAP_P4
 
-#include <v1model.p4>
 #include "../headers.p4"
 #include "../metadata.p4"
 
@@ -9,9 +8,10 @@
 // network PCP from the outer header, and strip the outer headers: the tenant frame stays in inner_*.
 control TunnelDecap(inout headers_t hdr, inout local_metadata_t meta) {
 
-    direct_counter(CounterType.packets_and_bytes) local_vtep_counter;
+    NVE_DIRECT_COUNTER(local_vtep_counter);
 
     action accept_vxlan() {
+        local_vtep_counter.count();
         meta.vap.vni = hdr.vxlan.vni;
         meta.direction = DIR_TO_VAP;
     }

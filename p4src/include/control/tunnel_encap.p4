@@ -1,7 +1,6 @@
 #ifndef NVE_TUNNEL_ENCAP_P4
 #define NVE_TUNNEL_ENCAP_P4
 
-#include <v1model.p4>
 #include "../headers.p4"
 #include "../metadata.p4"
 

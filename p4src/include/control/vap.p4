@@ -1,7 +1,6 @@
 #ifndef NVE_VAP_P4
 #define NVE_VAP_P4
 
-#include <v1model.p4>
 #include "../headers.p4"
 #include "../metadata.p4"
 
@@ -9,11 +8,12 @@
 // source MAC must be one signalled for that VAP (anti-spoofing).
 control Vap(inout local_metadata_t meta) {
 
-    direct_counter(CounterType.packets_and_bytes) port_vlan_to_vni_counter;
-    direct_counter(CounterType.packets_and_bytes) vap_src_mac_counter;
-    counter(VAP_TABLE_SIZE, CounterType.packets_and_bytes) vap_rx;
+    NVE_DIRECT_COUNTER(port_vlan_to_vni_counter);
+    NVE_DIRECT_COUNTER(vap_src_mac_counter);
+    NVE_COUNTER(vap_rx, VAP_TABLE_SIZE);
 
     action set_vap(bit<16> vap_id, bit<24> vni, bit<3> pcp) {
+        port_vlan_to_vni_counter.count();
         vap_rx.count((bit<32>)vap_id);
         meta.vap.vap_id = vap_id;
         meta.vap.vni = vni;
@@ -23,6 +23,7 @@ control Vap(inout local_metadata_t meta) {
 
     // Pre-associated, suspended or emigrated: the VAP exists but may not send.
     action set_vap_inactive(bit<16> vap_id) {
+        port_vlan_to_vni_counter.count();
         vap_rx.count((bit<32>)vap_id);
         meta.vap.vap_id = vap_id;
         meta.drop_reason = DROP_INACTIVE_VAP;
@@ -50,7 +51,7 @@ control Vap(inout local_metadata_t meta) {
     }
 
     action allow_source() {
-        // the frame may go on; the direct counter records it
+        vap_src_mac_counter.count();
     }
 
     action deny_spoofed_source() {

@@ -1,16 +1,16 @@
 #ifndef NVE_VN_P4
 #define NVE_VN_P4
 
-#include <v1model.p4>
 #include "../headers.p4"
 #include "../metadata.p4"
 
 // The virtual networks this NVE serves.
 control Vn(inout local_metadata_t meta) {
 
-    direct_counter(CounterType.packets_and_bytes) vn_counter;
+    NVE_DIRECT_COUNTER(vn_counter);
 
     action set_flood_group(bit<16> flood_group) {
+        vn_counter.count();
         meta.fwd.flood_group = flood_group;
     }
 
