@@ -29,6 +29,7 @@ from typing import TypeVar
 
 import grpc
 
+from controlplane import artifacts as app_defaults
 from controlplane import cli_output as out
 from controlplane.errors import NveError
 from controlplane.lifecycle import Event
@@ -245,7 +246,8 @@ def _serve(args: argparse.Namespace) -> int:
     """Run the controller in this process until SIGINT or SIGTERM."""
     from controlplane import app  # noqa: PLC0415 - the controller is needed only to serve
 
-    app.main(args.config, insecure=args.insecure)
+    app.main(args.config, insecure=args.insecure, p4info=Path(args.p4info),
+             device_config=Path(args.device_config))
     return EXIT_OK
 
 
@@ -402,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the controller")
     serve.add_argument("--config", required=True, help="the controller's TOML configuration")
     serve.add_argument("--insecure", action="store_true", help="no TLS (labs only)")
+    serve.add_argument("--p4info", default=str(app_defaults.P4INFO),
+                       help="the pipeline's P4Info (default: the committed bmv2 build)")
+    serve.add_argument("--device-config", default=str(app_defaults.BMV2_JSON),
+                       help="the target's device config: bmv2 JSON, or a Tofino device_config.pb.bin")
     serve.set_defaults(local=_serve)
 
     _add_vm_commands(commands, client)
