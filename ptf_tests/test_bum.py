@@ -97,3 +97,23 @@ class FloodNoGroupTest(NveTest):
         pkt = pkt_add_vlan(simple_arp_packet(eth_src=VM1_MAC, hw_snd=VM1_MAC), VID1)
         send_packet(self, ACCESS1, pkt)
         verify_no_other_packets(self)
+
+
+class FloodSamePortOtherVapTest(NveTest):
+    """Two VMs of one VN behind one port (VIDs 10 and 40): a broadcast from one reaches the other
+    on that same port with its own VID, and never comes back to the sender's VAP."""
+
+    @autocleanup
+    def runTest(self) -> None:
+        vm4_mac, vid4, vap4 = "52:54:00:00:00:04", 40, 4
+        self.add_vn(VNI_BLUE, flood_group=FLOOD_GROUP)
+        for port, vid, vap, vm_mac in ((ACCESS1, VID1, VAP1, VM1_MAC), (ACCESS1, vid4, vap4, vm4_mac),
+                                       (ACCESS2, VID2, VAP2, VM2_MAC)):
+            self.add_vm(port=port, vid=vid, vap_id=vap, vni=VNI_BLUE, vm_mac=vm_mac)
+            self.add_flood_replica_vap_entry(vap, vid, vap)
+        self.add_multicast_group(FLOOD_GROUP, [(ACCESS1, VAP1), (ACCESS1, vap4), (ACCESS2, VAP2)])
+        pkt = pkt_add_vlan(simple_arp_packet(eth_src=VM1_MAC, hw_snd=VM1_MAC), VID1)
+        send_packet(self, ACCESS1, pkt)
+        verify_packet(self, pkt_set_vlan(pkt, vid4, pcp=0), ACCESS1)
+        verify_packet(self, pkt_set_vlan(pkt, VID2, pcp=0), ACCESS2)
+        verify_no_other_packets(self)

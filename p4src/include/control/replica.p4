@@ -42,8 +42,10 @@ control Replica(in port_t egress_port, in bit<16> egress_rid, inout local_metada
 
     apply {
         flood_replica.apply();
-        // Split horizon: never back out of the ingress port; overlay traffic only to local VAPs.
-        if (meta.fwd.kind == FWD_LOCAL && egress_port == meta.lkp.ingress_port) {
+        // Split horizon: never back to the sending VAP (other VAPs on its port are other VMs, with
+        // their own VIDs, and need the copy); overlay traffic only to local VAPs.
+        if (meta.fwd.kind == FWD_LOCAL && meta.from_network == 0
+                && egress_port == meta.lkp.ingress_port && meta.fwd.out_vap_id == meta.vap.vap_id) {
             meta.drop_reason = DROP_SPLIT_HORIZON;
         } else if (meta.fwd.kind == FWD_REMOTE && meta.from_network == 1) {
             meta.drop_reason = DROP_REMOTE_FROM_NETWORK;
