@@ -18,10 +18,12 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from controlplane.toolchain import find_tool, free_port, toolchain_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 PTF_DIR = ROOT / "ptf_tests"
@@ -30,7 +32,6 @@ P4INFO = BUILD / "nve.p4info.txtpb"
 CONFIG = BUILD / "nve.json"
 DEVICE_ID = 1
 CPU_PORT = 255
-DEFAULT_PREFIX = "/opt/p4-toolchain"
 
 
 def port_map() -> dict[str, int]:
@@ -38,20 +39,6 @@ def port_map() -> dict[str, int]:
     return json.loads((PTF_DIR / "port_map.json").read_text())
 
 
-def find_tool(name: str) -> str | None:
-    """A binary from PATH or the toolchain prefix."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidate = Path(os.environ.get("P4_TOOLCHAIN_PREFIX", DEFAULT_PREFIX)) / "bin" / name
-    return str(candidate) if candidate.is_file() else None
-
-
-def free_tcp_port() -> int:
-    """An unused TCP port on loopback."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_params(grpc_addr: str, target: str) -> str:
@@ -89,7 +76,7 @@ def run_bmv2(tests: list[str]) -> int:
     switch_bin = find_tool("simple_switch_grpc")
     if switch_bin is None:
         return skip("bmv2", "simple_switch_grpc not found on PATH or under "
-                    f"{os.environ.get('P4_TOOLCHAIN_PREFIX', DEFAULT_PREFIX)}/bin")
+                    f"{toolchain_prefix()}/bin")
     if shutil.which("ip") is None:
         return skip("bmv2", "iproute2 'ip' not installed")
     netns = f"nve-ptf-{os.getpid()}"
@@ -215,7 +202,7 @@ def start_softswitch(stack: ExitStack, log: IO[bytes]) -> tuple[str, list[UdpLin
     """
     attempt = 1
     while True:
-        grpc_addr = f"127.0.0.1:{free_tcp_port()}"
+        grpc_addr = f"127.0.0.1:{free_port()}"
         links = udp_links(list(port_map().values()))
         command = softswitch_command(grpc_addr, links)
         print("+", shlex.join(command), flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ptf.testutils import send_packet, simple_tcp_packet, verify_no_other_packets, verify_packet
 
 from controlplane.p4rt import p4names as P
-from controlplane.p4rt.entries import Entry, Exact
+from controlplane.p4rt.entries import Entry
 from lib.nve_base import ACCESS1, ACCESS2, DROP_INACTIVE_VAP, NveTest, autocleanup
 from lib.packets import pkt_add_vlan, pkt_set_vlan
 from lib.scenario import VAP1, VAP2, VID1, VID2, VM1_MAC, VM2_MAC, VNI_BLUE

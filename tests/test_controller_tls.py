@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import socket
 import urllib.request
 from pathlib import Path
 
-import grpc
 import pytest
 
 from controlplane.app import Controller
@@ -19,15 +17,10 @@ from controlplane.lifecycle import Event
 from controlplane.signalling.grpc_client import NveClient
 from controlplane.signalling.messages import FailReason, VmRefRequest, VmRequest, VnSelector, parse_mac
 from controlplane.signalling.tls import TlsMaterial
+from controlplane.toolchain import free_port
 from controller_lab import lab
 
 VM_A = "11111111-1111-1111-1111-111111111111"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def material(pki: Path, name: str) -> TlsMaterial:

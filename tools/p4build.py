@@ -12,13 +12,13 @@ where the checkout lives.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from controlplane.toolchain import files_hash, find_tool, toolchain_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 P4SRC = Path("p4src")
@@ -26,7 +26,6 @@ MAIN = P4SRC / "nve.p4"
 BUILD = P4SRC / "build"
 ARTIFACTS = ("nve.json", "nve.p4info.txtpb")
 HASH_FILE = "SOURCE_SHA256"
-DEFAULT_PREFIX = "/opt/p4-toolchain"
 
 
 def source_files() -> list[Path]:
@@ -36,20 +35,9 @@ def source_files() -> list[Path]:
 
 def source_hash() -> str:
     """sha256 over every source's relative path and content, in sorted order."""
-    digest = hashlib.sha256()
-    for path in source_files():
-        digest.update(path.as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_hash(source_files())
 
 
-def find_tool(name: str) -> str | None:
-    """A toolchain binary from PATH or the fixed install prefix."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidate = Path(os.environ.get("P4_TOOLCHAIN_PREFIX", DEFAULT_PREFIX)) / "bin" / name
-    return str(candidate) if candidate.is_file() else None
 
 
 def run_p4c(out_dir: Path) -> None:
@@ -57,7 +45,7 @@ def run_p4c(out_dir: Path) -> None:
     p4c = find_tool("p4c-bm2-ss")
     if p4c is None:
         sys.exit("p4c-bm2-ss not found on PATH or under "
-                 f"{os.environ.get('P4_TOOLCHAIN_PREFIX', DEFAULT_PREFIX)}/bin "
+                 f"{toolchain_prefix()}/bin "
                  "(see README: Building the P4 toolchain)")
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = [p4c, "--arch", "v1model", "--std", "p4-16",

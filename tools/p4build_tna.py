@@ -25,7 +25,6 @@ declares exactly the TNA counters the P4Info lists.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import shutil
@@ -34,13 +33,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from controlplane.toolchain import files_hash, find_tool, toolchain_prefix
+
 ROOT = Path(__file__).resolve().parent.parent
 TNA = Path("p4src") / "tna"
 MAIN = TNA / "nve_tna.p4"
 BUILD = TNA / "build"
 P4INFO = "nve_tna.p4info.txtpb"
 HASH_FILE = "SOURCE_SHA256"
-DEFAULT_PREFIX = "/opt/p4-toolchain"
 DEFAULT_INCLUDE_DIR = "/var/tmp/tna-include"
 INCLUDE_ENV = "TNA_INCLUDE_DIR"
 REQUIRED_INCLUDES = ("tna.p4", "tofino1_specs.p4", "tofino1_arch.p4", "tofino1_base.p4")
@@ -82,23 +82,12 @@ def source_files() -> list[Path]:
 
 def source_hash() -> str:
     """sha256 over every source's relative path and content, in sorted order."""
-    digest = hashlib.sha256()
-    for path in source_files():
-        digest.update(path.as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_hash(source_files())
 
 
 # -- tools ---------------------------------------------------------------------------------------
 
 
-def find_tool(name: str) -> str | None:
-    """A toolchain binary from PATH or the fixed install prefix."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidate = Path(os.environ.get("P4_TOOLCHAIN_PREFIX", DEFAULT_PREFIX)) / "bin" / name
-    return str(candidate) if candidate.is_file() else None
 
 
 def include_dir() -> Path:
@@ -110,7 +99,7 @@ def missing_prerequisites() -> list[str]:
     """Why the TNA program cannot be compiled here; empty when it can."""
     reasons = []
     if find_tool("p4test") is None:
-        prefix = os.environ.get("P4_TOOLCHAIN_PREFIX", DEFAULT_PREFIX)
+        prefix = toolchain_prefix()
         reasons.append(f"p4test not found on PATH or under {prefix}/bin (see README: Real bmv2)")
     where = include_dir()
     absent = [name for name in REQUIRED_INCLUDES if not (where / name).is_file()]

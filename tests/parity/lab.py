@@ -24,8 +24,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from controlplane.toolchain import find_tool, toolchain_prefix
 
-DEFAULT_PREFIX = "/opt/p4-toolchain"
 CLONE_NEWNET = 0x40000000
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
@@ -39,14 +39,6 @@ SOCKET_BUFFER = 8 * 1024 * 1024
 START_TIMEOUT = 30.0
 
 
-def find_tool(name: str) -> str | None:
-    """A bmv2 binary from PATH or ``$P4_TOOLCHAIN_PREFIX/bin`` (default /opt/p4-toolchain)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidate = Path(os.environ.get("P4_TOOLCHAIN_PREFIX", DEFAULT_PREFIX)) / "bin" / name
-    return str(candidate) if candidate.is_file() else None
-
 
 def unavailable_reason() -> str | None:
     """Why the lab cannot run here, or None when it can."""
@@ -54,7 +46,7 @@ def unavailable_reason() -> str | None:
         return "needs root to create a network namespace with veth pairs"
     if find_tool("simple_switch_grpc") is None:
         return ("bmv2 simple_switch_grpc not found on PATH or under "
-                f"{os.environ.get('P4_TOOLCHAIN_PREFIX', DEFAULT_PREFIX)}/bin")
+                f"{toolchain_prefix()}/bin")
     if shutil.which("ip") is None:
         return "iproute2 'ip' is not installed"
     return None
