@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: help venv p4 check-p4 p4-tna check-p4-tna tna-includes constants check-constants proto check-proto test unit ptf parity bench p4shell demo lab-up lab-down clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 venv: $(VENV)/.installed ## create .venv and install the project with its test tools
 
@@ -46,20 +46,7 @@ tna-includes: venv ## extract the TNA include files from a p4c clone (>= v1.2.4.
 constants: venv ## regenerate controlplane/p4rt/p4names.py from the P4Info
 	$(PY) -m controlplane.p4rt.gen_p4names p4src/build/nve.p4info.txtpb controlplane/p4rt/p4names.py
 
-check-TNA_INCLUDE_DIR ?= /var/tmp/tna-include
-export TNA_INCLUDE_DIR
-P4C_REPO ?=
-
-p4-tna: venv ## validate p4src/tna with p4test + the TNA includes and rewrite p4src/tna/build
-	$(PY) tools/p4build_tna.py compile
-
-check-p4-tna: venv ## fail when p4src/tna/build does not match its sources (recompiles when p4test and the includes exist)
-	$(PY) tools/p4build_tna.py check
-
-tna-includes: venv ## extract the TNA include files from a p4c clone (>= v1.2.4.17): make tna-includes P4C_REPO=DIR
-	$(PY) tools/p4build_tna.py includes --p4c-repo $(P4C_REPO)
-
-constants: venv ## fail when p4names.py is stale
+check-constants: venv ## fail when p4names.py is stale
 	$(PY) -m controlplane.p4rt.gen_p4names --check p4src/build/nve.p4info.txtpb controlplane/p4rt/p4names.py
 
 proto: venv ## regenerate the signalling protocol's Python code (grpcio-tools==1.81.1)
@@ -82,8 +69,10 @@ test: venv check-p4 check-p4-tna check-constants check-proto ## everything that 
 parity: venv ## differential test: the same 10,000 frames through the embedded target and bmv2 (root)
 	$(PY) -m pytest tests/test_parity_bmv2.py -s
 
-bench: venv ## speed figures as ratios measured in one run; appends to benchmarks/results.csv
-	$(PY) benchmarks/target_pps.py
+BENCH_ARGS ?=
+
+bench: venv ## speed figures as ratios vs same-run baselines, embedded and bmv2 (a few minutes; never in test)
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 GRPC_ADDR ?= 127.0.0.1:9559
 ELECTION_ID ?= 0,1
