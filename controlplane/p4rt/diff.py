@@ -42,11 +42,13 @@ def diff(
     Identity is Entry.key() for table entries and the group id for multicast groups; an item with
     the same identity but another action, parameters or replica list becomes a MODIFY.
     """
-    want = {_identity(item): item for item in desired}
-    have = {_identity(item): item for item in installed}
+    desired, installed = set(desired), set(installed)
+    # Items present on both sides unchanged drop out here, in C, before any per-item Python work.
+    want = {_identity(item): item for item in desired - installed}
+    have = {_identity(item): item for item in installed - desired}
     deletes = [have[k] for k in have.keys() - want.keys()]
     inserts = [want[k] for k in want.keys() - have.keys()]
-    modifies = [want[k] for k in want.keys() & have.keys() if want[k] != have[k]]
+    modifies = [want[k] for k in want.keys() & have.keys()]
     return Diff(
         deletes=tuple(Update(WriteOp.DELETE, e) for e in sorted(deletes, key=_sort_key)),
         modifies=tuple(Update(WriteOp.MODIFY, e) for e in sorted(modifies, key=_sort_key)),
