@@ -10,7 +10,7 @@ export PATH := $(PATH):$(P4_TOOLCHAIN_PREFIX)/bin
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help venv p4 check-p4 p4-tna check-p4-tna tna-includes constants check-constants proto check-proto test unit ptf parity bench p4shell demo lab-up lab-down clean
+.PHONY: help venv p4 check-p4 p4-tna check-p4-tna tna-includes constants check-constants proto check-proto etcd-proto check-etcd-proto test unit ptf parity bench p4shell demo lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -55,13 +55,19 @@ proto: venv ## regenerate the signalling protocol's Python code (grpcio-tools==1
 check-proto: venv ## fail when the generated signalling code is stale
 	$(PY) tools/gen_proto.py --check
 
+etcd-proto: venv ## regenerate the etcd v3 API subset's Python code
+	$(PY) tools/gen_etcd_proto.py
+
+check-etcd-proto: venv ## fail when the generated etcd code is stale
+	$(PY) tools/gen_etcd_proto.py --check
+
 unit: venv ## pytest only
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ptf: venv ## PTF packet tests on TARGET=embedded|bmv2 (bmv2 needs root and simple_switch_grpc)
 	$(PY) ptf_tests/run.py --target $(TARGET)
 
-test: venv check-p4 check-p4-tna check-constants check-proto ## everything that can run here; skips say why
+test: venv check-p4 check-p4-tna check-constants check-proto check-etcd-proto ## everything that can run here; skips say why
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) ptf_tests/run.py --target embedded
 	$(PY) ptf_tests/run.py --target bmv2
