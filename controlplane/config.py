@@ -146,6 +146,23 @@ class TlsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Where VM locations are shared (`[store]`): "local" keeps them in this controller (one
+    controller for every NVE); "etcd" shares them between controllers through an etcd cluster."""
+
+    kind: str = "local"
+    endpoints: tuple[str, ...] = ()   # etcd client URLs: "host:port" or "http(s)://host:port"
+    lease_ttl: int = 5                # seconds our VMs outlive us in etcd
+    controller_id: str = ""           # unique per controller; default: its switch names
+    prefix: str = "/nve/v1/"          # key prefix shared by every controller of the fabric
+    request_timeout: float = 2.0      # seconds one etcd request may take (per endpoint)
+    connect_timeout: float = 10.0     # seconds to wait for etcd at start before going on
+    ca: Path | None = None            # TLS toward etcd (https endpoints): CA, client cert, key
+    cert: Path | None = None
+    key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ControllerConfig:
     """Everything the controller process needs."""
 
@@ -160,6 +177,7 @@ class ControllerConfig:
     database: Path = Path("run/nve.db")
     tls: TlsConfig = TlsConfig(insecure=True)
     operators: frozenset[str] = frozenset()   # certificate names allowed to use the operator API
+    store: StoreConfig = StoreConfig()        # where VM locations are shared (local or etcd)
 
     def switch(self, name: str) -> SwitchConfig:
         """The switch called `name`; ConfigError when there is none."""
@@ -306,6 +324,37 @@ def _tls(raw: Mapping[str, Any], base: Path) -> TlsConfig:
     return TlsConfig(insecure=False, **paths)
 
 
+def _store(raw: Mapping[str, Any], base: Path, switches: list[SwitchConfig]) -> StoreConfig:
+    where = "store"
+    kind = _get(raw, "kind", str, where, "local")
+    if kind not in ("local", "etcd"):
+        raise ConfigError(f"{where}.kind: expected 'local' or 'etcd', got {kind!r}")
+    endpoints = _get(raw, "endpoints", list, where, ["127.0.0.1:2379"] if kind == "etcd" else [])
+    if not all(isinstance(e, str) and e for e in endpoints):
+        raise ConfigError(f"{where}.endpoints: expected a list of \"host:port\" strings")
+    if kind == "etcd" and not endpoints:
+        raise ConfigError(f"{where}.endpoints: etcd needs at least one endpoint")
+    ttl = _int_in(raw, "lease_ttl", 2, 3600, where, 5)
+    prefix = _get(raw, "prefix", str, where, "/nve/v1/")
+    if not prefix.endswith("/"):
+        raise ConfigError(f"{where}.prefix: must end with '/', got {prefix!r}")
+    timeouts = []
+    for name, default in (("request_timeout", 2.0), ("connect_timeout", 10.0)):
+        value = _get(raw, name, (int, float), where, default)
+        if value <= 0:
+            raise ConfigError(f"{where}.{name}: must be > 0 seconds")
+        timeouts.append(float(value))
+    ca, cert, key = (base / _get(raw, k, str, where) if k in raw else None
+                     for k in ("ca", "cert", "key"))
+    if (cert is None) != (key is None):
+        raise ConfigError(f"{where}: cert and key go together")
+    return StoreConfig(
+        kind=kind, endpoints=tuple(endpoints), lease_ttl=ttl,
+        controller_id=_get(raw, "controller_id", str, where, "+".join(s.name for s in switches)),
+        prefix=prefix, request_timeout=timeouts[0], connect_timeout=timeouts[1], ca=ca,
+        cert=cert, key=key)
+
+
 def _unique(items: list[Any], attr: str, kind: str) -> None:
     seen: set[Any] = set()
     for item in items:
@@ -370,6 +419,7 @@ def config_from_dict(raw: Mapping[str, Any], base: Path = Path(".")) -> Controll
         database=base / _get(ctl, "database", str, "controller", "run/nve.db"),
         tls=_tls(_get(raw, "tls", dict, "config", {"insecure": True}), base),
         operators=frozenset(_get(ctl, "operators", list, "controller", [])),
+        store=_store(_get(raw, "store", dict, "config", {}), base, switches),
     )
 
 

@@ -40,7 +40,7 @@ from controlplane.signalling.messages import (
     VnSelector,
     VnView,
 )
-from controlplane.store.mapping import InProcessMapping, MappingAuthority
+from controlplane.store.mapping import InProcessMapping, MappingAuthority, MappingUnavailable
 from controlplane.store.sqlite import StoreError, VmStore
 from controlplane.switch_agent import MANAGED_TABLES, SwitchAgent
 
@@ -69,6 +69,12 @@ class NveService:
         self._subscribers: dict[str, set[asyncio.Queue[Notification]]] = {}
         # (operation, result, seconds) of every signalling request, for metrics.
         self.on_outcome: Callable[[str, str, float], None] = lambda op, result, seconds: None
+
+    async def reload(self) -> None:
+        """Take the records from the store again, between two mutations (a backup controller
+        taking over from the primary that wrote them)."""
+        async with self._mutex:
+            self.records = {(r.vm_id, r.hypervisor): r for r in self.store.load()}
 
     # -- desired state ------------------------------------------------------------------------
     def desired(self, switch: str, records: Mapping[Key, VmRecord] | None = None) -> DesiredState:
@@ -143,10 +149,31 @@ class NveService:
         key = (current.vm_id, current.hypervisor)
         if step.phase.state is State.TERMINATED:
             return {key: None}, []
+        if step.phase.active and not current.active:
+            # A resumed copy must not run beside the copy that immigrated elsewhere meanwhile
+            # (two active copies would want the same FDB entries).
+            active = [r for r in self.records.values() if r.vm_id == current.vm_id
+                      and r.hypervisor != current.hypervisor and r.active]
+            if active:
+                raise Refused(FailReason.CONFLICT_POLICIES,
+                              f"VM {current.vm_id} is active at {active[0].switch} via "
+                              f"{active[0].hypervisor}; to bring it back here, terminate this "
+                              "copy and immigrate it")
         return {key: current.with_phase(step.phase, now)}, []
 
     def _vm_request(self, hv: HypervisorConfig, request: VmRequest, current: VmRecord | None,
                     now: float) -> tuple[Changes, list[Notification]]:
+        if request.event in (Event.PRE_ASSOCIATE, Event.ASSOCIATE):
+            # Only Immigration moves a VM between hypervisors; a plain (pre-)association of a
+            # VM another hypervisor holds would displace it.
+            owners = sorted({r.hypervisor for r in self.records.values()
+                             if r.vm_id == request.vm_id and r.hypervisor != hv.name})
+            if owners:
+                log.warning("hypervisor=%s refused: %s of VM %s, which belongs to %s",
+                            hv.name, request.event.value, request.vm_id, owners)
+                raise Refused(FailReason.FAILED_AUTHORIZATION,
+                              f"VM {request.vm_id} belongs to hypervisor {owners[0]}, not "
+                              f"{hv.name}; a VM changes hypervisor by immigration")
         vn = self._resolve_vn(request)
         if vn.name not in hv.vns:
             log.warning("hypervisor=%s refused: VN %s (VNI %d) not allowed", hv.name, vn.name,
@@ -226,6 +253,11 @@ class NveService:
                 raise Refused(FailReason.CONFLICT_POLICIES,
                               f"MAC {format_mac(min(clash))} is bound to VM {other.vm_id} "
                               f"(VNI {other.vni})")
+        for loc in self.mapping.locations(()):      # other controllers' VMs (etcd), if any
+            if loc.vm_id != request.vm_id and loc.mac in wanted:
+                raise Refused(FailReason.CONFLICT_POLICIES,
+                              f"MAC {format_mac(loc.mac)} is bound to VM {loc.vm_id} "
+                              f"(VNI {loc.vni}) at {loc.switch or 'another NVE'}")
 
     # -- committing a change ------------------------------------------------------------------
     async def _commit(self, changes: Changes, notes: list[Notification]) -> None:
@@ -237,20 +269,75 @@ class NveService:
                 proposed[key] = record
         desired = {name: self.desired(name, proposed) for name in self.agents}
         self._check_capacity(desired)
+        try:
+            await self.mapping.check(self.records, proposed)
+        except MappingUnavailable as exc:
+            raise Refused(FailReason.BUSY, str(exc)) from None
         order = sorted(self.agents, key=lambda n: not self._gains_active(n, changes))
         applied: list[str] = []
+        stored = False
         try:
             for name in order:
                 applied.append(name)
                 await self.agents[name].apply(desired[name])
             self.store.commit([r for r in changes.values() if r is not None],
                               [k for k, r in changes.items() if r is None])
-        except (P4RuntimeRpcError, P4ConnectionError, StoreError) as exc:
+            stored = True
+            # Last: a claim on the shared mapping authority (etcd) is the commit point.
+            await self.mapping.publish(self.records, proposed)
+        except (P4RuntimeRpcError, P4ConnectionError, StoreError, MappingUnavailable) as exc:
+            if stored:
+                self._restore(changes)
             await self._roll_back(applied)
             raise Refused(self._reason_for(exc), str(exc)) from None
         self.records = proposed
         for note in notes:
             self._notify(note)
+
+    def _restore(self, changes: Changes) -> None:
+        """Put the changed records back in SQLite as they were (their publication failed)."""
+        try:
+            self.store.commit([self.records[k] for k in changes if k in self.records],
+                              [k for k in changes if k not in self.records])
+        except StoreError as exc:
+            log.error("could not restore the records after a failed publication: %s", exc)
+
+    async def sync_mapping(self) -> None:
+        """The mapping authority's view changed (a watch event, a new lease, etcd back): step
+        aside for our VMs another NVE claimed after us (emigrated here, DISPLACED to their
+        hypervisor), publish what the authority lacks, and bring every switch's remote FDB
+        entries and replication lists up to date."""
+        async with self._mutex:
+            if any(getattr(agent, "standby", False) and not agent.is_primary
+                   for agent in self.agents.values()):
+                return                            # a backup controller: the primary publishes
+            now = self.clock()
+            changes: Changes = {}
+            notes: list[Notification] = []
+            for moved in self.mapping.displaced(self.records.values()):
+                for key, record in self.records.items():
+                    if record.vm_id == moved.vm_id and record.active:
+                        changes[key] = record.with_phase(Phase(State.ASSOCIATED, emigrated=True),
+                                                         now)
+                        notes.append(Notification(NotificationKind.DISPLACED, record.vm_id,
+                                                  record.hypervisor, new_nve=moved.new_nve,
+                                                  detail=moved.detail))
+                        log.warning("hypervisor=%s vm=%s displaced: %s", record.hypervisor,
+                                    record.vm_id, moved.detail)
+            if changes:
+                try:
+                    await self._commit(changes, notes)
+                except Refused as refused:
+                    log.error("could not step aside for displaced VMs: %s", refused.detail)
+            try:
+                await self.mapping.reconcile(self.records)
+            except MappingUnavailable as exc:
+                log.warning("mapping authority not reconciled yet: %s", exc)
+            for name, agent in self.agents.items():
+                try:
+                    await agent.apply(self.desired(name))
+                except (P4RuntimeRpcError, P4ConnectionError) as exc:
+                    log.warning("switch=%s remote locations not applied: %s", name, exc)
 
     def _gains_active(self, switch: str, changes: Changes) -> bool:
         return any(r is not None and r.switch == switch and r.active for r in changes.values())

@@ -4,13 +4,19 @@ The agent believes `installed` only as far as it has read it back or written it 
 At start, after a write error and after the switch came back from a restart, it reads the tables
 back and reconciles them against the desired state: adds what is missing, removes what is stale,
 never duplicates.
+
+A `standby` agent (a backup controller) may connect while another controller is primary: it stays
+connected as a backup and writes nothing. When the switch reports that no controller is primary
+any more (the primary died), it arbitrates again with an election id above the highest the
+switch has seen, becomes primary and hands over to `on_primary` (or restores the desired state).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +49,11 @@ class SwitchAgent:
     """Keeps one switch's tables equal to the desired state the controller hands it."""
 
     def __init__(self, config: SwitchConfig, p4info: Path, bmv2_json: Path,
-                 election_id: int = 1) -> None:
+                 election_id: int = 1, standby: bool = False) -> None:
         self.config = config
+        self.standby = standby
+        self.takeovers = 0
+        self._converging = False      # primary again, entries not restored yet
         self.p4info = p4info
         self.bmv2_json = bmv2_json
         self.election_id = election_id
@@ -60,19 +69,56 @@ class SwitchAgent:
         """The switch's name from the config."""
         return self.config.name
 
+    @property
+    def is_primary(self) -> bool:
+        """Connected, the switch says this agent is its primary controller, and the entries are
+        restored (False while a take-over or a reconnection is still converging)."""
+        return self.connected and self.client.is_primary and not self._converging
+
     async def connect(self) -> None:
-        """Connect as primary, push the pipeline unless it already runs, read the tables back."""
+        """Connect as primary, push the pipeline unless it already runs, read the tables back.
+
+        A standby agent that finds another primary stays connected as a backup instead."""
         self.client = P4RuntimeClient()
         await self.client.connect(self.config.grpc_addr, device_id=self.config.device_id,
                                   election_id=self.election_id)
         if not self.client.is_primary:
+            if self.standby:
+                self.connected = True
+                log.info("switch=%s connected as backup (election id %d, primary's %s)",
+                         self.name, self.election_id, self.client.primary_election_id)
+                return
             await self.client.close()
             raise P4ConnectionError(f"{self.name}: another controller is primary")
+        await self._prepare()
+        self.connected = True
+
+    async def _prepare(self) -> None:
+        """As primary: push the pipeline unless it already runs, read the tables back."""
         if await self.client.set_pipeline(self.p4info, self.bmv2_json):
             self.pipeline_pushes += 1
             log.info("switch=%s pipeline pushed", self.name)
         await self.read_back()
-        self.connected = True
+
+    async def take_over(self) -> bool:
+        """A connected standby backup: become primary if the switch has none, push the pipeline
+        if missing and read the tables back; True if it is primary. The caller restores.
+
+        P4Runtime lets a controller become primary with an election id at least as high as the
+        highest the switch has seen, so arbitrate above it. (bmv2 promotes the highest live
+        backup by itself; then there is nothing to arbitrate.)
+        """
+        if not self.client.is_primary:
+            if self.client.arbitration_status != "NOT_FOUND":
+                return False                              # a primary is alive
+            highest = self.client.primary_election_id or 0
+            self.election_id = max(int(time.time() * 1000), highest + 1)
+            if not await self.client.arbitrate(self.election_id):
+                return False
+            log.warning("switch=%s: primary gone; took over with election id %d", self.name,
+                        self.election_id)
+        await self._prepare()
+        return True
 
     async def close(self) -> None:
         """Disconnect."""
@@ -94,7 +140,15 @@ class SwitchAgent:
         is raised for the caller to roll back.
         """
         async with self.lock:
-            changes = diff(desired.entries | desired.groups, self.installed)
+            if not self.connected:
+                raise P4ConnectionError(f"switch {self.name} is not connected; the controller "
+                                        "restores it when it answers again")
+            if self.standby and not self.client.is_primary:
+                raise P4ConnectionError(
+                    f"switch {self.name}: this controller is a backup (the primary has election "
+                    f"id {self.client.primary_election_id}); it writes nothing")
+            wanted = desired.entries | desired.groups
+            changes = diff(wanted, self.installed)
             if not changes:
                 return 0
             try:
@@ -102,7 +156,7 @@ class SwitchAgent:
             except P4RuntimeRpcError:
                 await self.read_back()
                 raise
-            self.installed = set(desired.entries | desired.groups)
+            self.installed = self._as_written(wanted)
             self.stats.batches += len(batches(changes))
             self.stats.updates += len(changes)
             for kind, count in changes.counts().items():
@@ -110,27 +164,86 @@ class SwitchAgent:
             log.info("switch=%s wrote %s", self.name, changes.counts())
             return len(changes)
 
-    async def watch(self, desired: Callable[[], DesiredState], retry: float = 0.5) -> None:
+    def _as_written(self, wanted: frozenset[Entry | MulticastGroup]) -> set[Entry | MulticastGroup]:
+        """What the switch holds once `diff` wrote `wanted`: one item per key, the one `diff`
+        kept. Two wanted items with one key are a bug upstream: say so, but believe the truth."""
+        by_key: dict[tuple[object, ...], Entry | MulticastGroup] = {}
+        for item in wanted:                   # the same iteration as diff's: the same winner
+            by_key[("entry", *item.key()) if isinstance(item, Entry)
+                   else ("group", item.group_id)] = item
+        if len(by_key) != len(wanted):
+            log.error("switch=%s: the desired state has %d items with a key used twice",
+                      self.name, len(wanted) - len(by_key))
+        return set(by_key.values())
+
+    async def watch(self, desired: Callable[[], DesiredState], retry: float = 0.5,
+                    on_primary: Callable[[SwitchAgent], Awaitable[None]] | None = None) -> None:
         """Forever: notice a lost connection or a switch that lost its pipeline, reconnect,
-        restore pipeline and entries from the desired state."""
+        restore pipeline and entries from the desired state.
+
+        Standby: while a backup, take over when the primary is gone; once primary (by take-over
+        or on reconnecting) `on_primary(self)` restores the entries (default: apply desired())."""
+        was_primary = self.is_primary
         while True:
             await asyncio.sleep(retry)
-            if self.connected and await self._healthy():
+            try:
+                if self.standby and self.connected and self.client.stream_failure is None:
+                    if not self.client.is_primary:
+                        if was_primary:
+                            log.warning("switch=%s: another controller became primary; now a "
+                                        "backup", self.name)
+                        was_primary = self._converging = False
+                        if self.client.arbitration_status != "NOT_FOUND":
+                            continue                          # a primary is alive
+                    if not was_primary or self._converging:   # orphaned, or promoted (bmv2)
+                        self._converging = True
+                        if await self.take_over():
+                            was_primary = True
+                            written = await self._restore(desired, on_primary)
+                            self._converging = False
+                            self.takeovers += 1
+                            log.warning("switch=%s: primary, %d updates to converge", self.name,
+                                        written)
+                        continue
+                if self.connected and await self._healthy():
+                    if self._converging and self.client.is_primary:   # the restore failed
+                        written = await self._restore(desired, on_primary)
+                        self._converging = False
+                        log.warning("switch=%s recovered: %d updates restored", self.name,
+                                    written)
+                    continue
+            except (P4ConnectionError, P4RuntimeRpcError, OSError) as exc:
+                log.info("switch=%s not restored yet: %s", self.name, exc)
                 continue
             self.connected = False
             try:
                 await self.client.close()
+                self._converging = True
                 await self.connect()
-                written = await self.apply(desired())
-                log.warning("switch=%s recovered: %d updates restored", self.name, written)
+                was_primary = self.client.is_primary
+                if was_primary:
+                    written = await self._restore(desired, on_primary)
+                    log.warning("switch=%s recovered: %d updates restored", self.name, written)
+                self._converging = False
             except (P4ConnectionError, P4RuntimeRpcError, OSError) as exc:
                 log.info("switch=%s unavailable: %s", self.name, exc)
+
+    async def _restore(self, desired: Callable[[], DesiredState],
+                       on_primary: Callable[[SwitchAgent], Awaitable[None]] | None) -> int:
+        """Make the switch hold the desired state now that this agent is primary."""
+        if self.standby and on_primary is not None:
+            before = self.stats.updates
+            await on_primary(self)
+            return self.stats.updates - before
+        return await self.apply(desired())
 
     async def _healthy(self) -> bool:
         """The stream is up and the switch still runs our pipeline."""
         if self.client.stream_failure is not None:
             log.warning("switch=%s stream failed: %s", self.name, self.client.stream_failure)
             return False
+        if self.standby and not self.client.is_primary:
+            return True                           # a backup has no pipeline of its own to check
         try:
             cookie = await self.client.get_pipeline_cookie()
         except (P4ConnectionError, P4RuntimeRpcError) as exc:

@@ -23,6 +23,7 @@ from typing import NoReturn
 import grpc
 
 from controlplane.lifecycle import Event
+from controlplane.ratelimit import RateLimit, RateLimiter
 from controlplane.service_api import NveApi
 from controlplane.signalling import grpc_codec as codec
 from controlplane.signalling.messages import FailReason, Refused, Request, SignallingError
@@ -77,10 +78,13 @@ async def _abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, detai
 class SignallingServicer(pb_grpc.TesNveSignallingServicer):
     """TesNveSignalling: decode, pass to the NveApi as the calling hypervisor, encode the answer."""
 
-    def __init__(self, api: NveApi, callers: Callers) -> None:
-        """Serve `api`, identifying callers with `callers`."""
+    def __init__(self, api: NveApi, callers: Callers,
+                 limiter: RateLimiter | None = None) -> None:
+        """Serve `api`, identifying callers with `callers`; `limiter` (if any) answers BUSY to
+        a caller over its rate before its request is decoded."""
         self._api = api
         self._callers = callers
+        self._limiter = limiter
 
     async def _signal(
         self,
@@ -93,6 +97,8 @@ class SignallingServicer(pb_grpc.TesNveSignallingServicer):
         if identity is None:
             log.warning("%s refused: %s (peer %s)", event.value, NO_IDENTITY, context.peer())
             return codec.refusal(FailReason.FAILED_AUTHORIZATION, NO_IDENTITY)
+        if self._limiter is not None and not self._limiter.allow(identity):
+            return codec.refusal(FailReason.BUSY, self._limiter.detail(identity))
         try:
             request = decode()
         except SignallingError as error:
@@ -173,6 +179,8 @@ class SignallingServicer(pb_grpc.TesNveSignallingServicer):
         if identity is None:
             log.warning("notification stream refused: %s (peer %s)", NO_IDENTITY, context.peer())
             await _abort(context, grpc.StatusCode.UNAUTHENTICATED, NO_IDENTITY)
+        if self._limiter is not None and not self._limiter.allow(identity):
+            await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, self._limiter.detail(identity))
         log.info("notification stream for %s opened", identity)
         stream = self._api.notifications(identity)
         try:
@@ -299,6 +307,7 @@ async def start_servers(
     address: str,
     tls: TlsMaterial | None,
     operators: frozenset[str] = frozenset(),
+    rate_limit: RateLimit | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Serve TesNveSignalling and NveOperator on `address` ("host:port"); the server and its port.
 
@@ -306,10 +315,14 @@ async def start_servers(
     the common names allowed to use NveOperator. With `tls=None` (labs only) nothing is
     authenticated. Port 0 in `address` picks a free port: the one bound is returned. The caller
     stops the server (`await server.stop(grace)`). OSError when the address cannot be bound.
+    Each hypervisor identity may send `rate_limit` requests (default 200/s, burst 400; rate 0:
+    no limit); beyond it requests are answered FAIL BUSY (see controlplane/ratelimit.py).
     """
     callers = Callers(insecure=tls is None, operators=operators)
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])  # a busy port is an error
-    pb_grpc.add_TesNveSignallingServicer_to_server(SignallingServicer(api, callers), server)  # type: ignore[no-untyped-call]
+    limit = RateLimit() if rate_limit is None else rate_limit
+    limiter = RateLimiter(limit) if limit.enabled else None
+    pb_grpc.add_TesNveSignallingServicer_to_server(SignallingServicer(api, callers, limiter), server)  # type: ignore[no-untyped-call]
     pb_grpc.add_NveOperatorServicer_to_server(OperatorServicer(api, callers), server)  # type: ignore[no-untyped-call]
     try:
         if tls is None:

@@ -86,7 +86,13 @@ class VmStore:
                                      (vm_id, hypervisor))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (SQLITE_FULL): then there is
+                # nothing left to roll back, and the first error is the one to report.
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error as exc:
+                        log.error("cannot roll back a failed write to %s: %s", self.path, exc)
                 raise
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write {self.path}: {exc}") from None
