@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 
@@ -47,83 +46,21 @@ class InvalidEntry(EngineError):
     """Entry is not valid for the table."""
 
 
-@dataclass(frozen=True, slots=True)
-class KeyField:
-    name: str
-    match_type: str
-    bitwidth: int
-
-
-@dataclass(frozen=True, slots=True)
-class ActionInfo:
-    name: str
-    params: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TableInfo:
-    name: str
-    keys: tuple[KeyField, ...]
-    action_names: tuple[str, ...]
-    size: int
-    default_action: str
-    default_args: tuple[int, ...]
-    default_is_const: bool
-    direct_counter: str | None
-    has_const_entries: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CounterInfo:
-    name: str
-    size: int
-    direct_table: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ValueSetInfo:
-    name: str
-    bitwidths: tuple[int, ...]
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Exact:
-    value: int
-
-
-@dataclass(frozen=True, slots=True)
-class Lpm:
-    value: int
-    prefix_len: int
-
-
-@dataclass(frozen=True, slots=True)
-class Ternary:
-    value: int
-    mask: int
-
-
-@dataclass(frozen=True, slots=True)
-class Range:
-    low: int
-    high: int
-
-
-@dataclass(frozen=True, slots=True)
-class Optional_:
-    value: int | None
-
-
-Match = Exact | Lpm | Ternary | Range | Optional_
-
-
-@dataclass(frozen=True, slots=True)
-class TableEntry:
-    match: tuple[Match, ...]
-    priority: int
-    action: str
-    args: tuple[int, ...]
+# The contract's value types are the real engine's; only the behaviour below is fake.
+from softswitch.engine.types import (  # noqa: E402, F401 - the server reads them off this module
+    ActionInfo,
+    CounterInfo,
+    Exact,
+    KeyField,
+    Lpm,
+    Match,
+    Optional_,
+    Range,
+    TableEntry,
+    TableInfo,
+    Ternary,
+    ValueSetInfo,
+)
 
 
 class Program:
