@@ -10,7 +10,7 @@ export PATH := $(PATH):$(P4_TOOLCHAIN_PREFIX)/bin
 TARGET ?= embedded
 PYTEST_ARGS ?=
 
-.PHONY: help venv p4 check-p4 p4-tna check-p4-tna tna-includes constants check-constants proto check-proto etcd-proto check-etcd-proto test unit ptf parity bench p4shell demo lab-up lab-down clean
+.PHONY: help venv p4 check-p4 p4-tna check-p4-tna tna-includes constants check-constants proto check-proto etcd-proto check-etcd-proto test unit ptf parity bench fuzz p4shell demo lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -79,6 +79,11 @@ BENCH_ARGS ?=
 
 bench: venv ## speed figures as ratios vs same-run baselines, embedded and bmv2 (a few minutes; never in test)
 	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+FUZZ_EXAMPLES ?= 100000
+
+fuzz: venv ## fuzz signalling, P4Runtime and VDP with FUZZ_EXAMPLES inputs each; counts printed
+	NVE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) tools/fuzz.py
 
 GRPC_ADDR ?= 127.0.0.1:9559
 ELECTION_ID ?= 0,1

@@ -20,6 +20,6 @@ import fuzzing
 
 
 def test_fuzz_p4runtime_server() -> None:
-    stats = fuzzing.run("p4runtime", 5000)
+    stats = fuzzing.run("p4runtime", 9000)
     assert stats.outcomes["ok"] > 0 and stats.outcomes["batch rolled back"] > 0
     assert "controller take-over" in stats.note

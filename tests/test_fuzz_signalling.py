@@ -19,5 +19,5 @@ import fuzzing
 
 
 def test_fuzz_signalling_grpc_api() -> None:
-    stats = fuzzing.run("signalling", 3500)
+    stats = fuzzing.run("signalling", 6000)
     assert stats.outcomes["SUCCESS"] > 0 and stats.outcomes["INVALID_REQUEST"] > 0

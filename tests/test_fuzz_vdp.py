@@ -17,5 +17,5 @@ import fuzzing
 
 
 def test_fuzz_vdp_codec_and_port() -> None:
-    stats = fuzzing.run("vdp", 6000)
+    stats = fuzzing.run("vdp", 12000)
     assert stats.outcomes["frame refused"] > 0 and stats.outcomes["lldp"] > 0

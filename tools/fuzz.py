@@ -2,6 +2,8 @@
 
     python tools/fuzz.py                          # every surface, NVE_FUZZ_EXAMPLES (100000) each
     python tools/fuzz.py --examples 2000 --surface p4runtime --seed 7
+    NVE_FUZZ_LOG=run/fuzz.log python tools/fuzz.py ...   # keep the components' logs (INFO)
+    NVE_FUZZ_TOP=30 python tools/fuzz.py ...              # show 30 outcome kinds, not 6
 
 Surfaces:
 
