@@ -8,6 +8,9 @@ P4_TOOLCHAIN_PREFIX ?= /opt/p4-toolchain
 export P4_TOOLCHAIN_PREFIX
 export PATH := $(PATH):$(P4_TOOLCHAIN_PREFIX)/bin
 TARGET ?= embedded
+# The lab's mapping store: local (one controller) or etcd (one controller per NVE, sharing VM
+# locations through an etcd the lab starts; Debian: apt-get install etcd-server).
+STORE ?= local
 PYTEST_ARGS ?=
 
 .PHONY: help venv p4 check-p4 p4-tna check-p4-tna tna-includes constants check-constants proto check-proto etcd-proto check-etcd-proto test unit ptf parity bench fuzz p4shell demo lab-up lab-down clean
@@ -96,11 +99,11 @@ p4shell: ## p4runtime-shell on a running switch (own venv .venv-p4shell; ELECTIO
 DEMO_ARGS ?=
 LAB_ARGS ?=
 
-demo: venv ## the lab demo: VMs in two VNs, an ACL, a live migration under a 1 kpps probe (DEMO_ARGS=--keep keeps the lab up)
-	$(PY) -m bmv2_lab demo --target $(TARGET) $(DEMO_ARGS)
+demo: venv ## the lab demo: VMs in two VNs, an ACL, a live migration under a 1 kpps probe (STORE=etcd: a controller per NVE; DEMO_ARGS=--keep keeps the lab up)
+	$(PY) -m bmv2_lab demo --target $(TARGET) --store $(STORE) $(DEMO_ARGS)
 
-lab-up: venv ## the lab and its controller (root: namespaces, else UDP loopback); TARGET=bmv2 for simple_switch_grpc
-	$(PY) -m bmv2_lab up --target $(TARGET) $(LAB_ARGS)
+lab-up: venv ## the lab and its controller (root: namespaces, else UDP loopback); TARGET=bmv2 for simple_switch_grpc, STORE=etcd for a controller per NVE
+	$(PY) -m bmv2_lab up --target $(TARGET) --store $(STORE) $(LAB_ARGS)
 
 lab-down: venv ## remove the lab, also after a crash
 	$(PY) -m bmv2_lab down

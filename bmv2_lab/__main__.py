@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from bmv2_lab import controller, spec
-from bmv2_lab.lab import DEFAULT_NAME, DEFAULT_RUN_DIR, MODES, Lab, LabError, down, up
+from bmv2_lab.etcd import EtcdError
+from bmv2_lab.lab import DEFAULT_NAME, DEFAULT_RUN_DIR, MODES, STORES, Lab, LabError, down, up
+from bmv2_lab.state import LabState
 from bmv2_lab.targets import TARGETS, TargetError
 
 
@@ -24,6 +26,9 @@ def _up_options(parser: argparse.ArgumentParser) -> None:
                         help="netns (root), loopback (no root), or auto (default)")
     parser.add_argument("--target", choices=TARGETS, default="embedded",
                         help="embedded softswitch (default) or bmv2 simple_switch_grpc")
+    parser.add_argument("--store", choices=STORES, default="local",
+                        help="local: one controller for both NVEs (default); etcd: one per NVE, "
+                             "sharing VM locations through an etcd the lab starts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="leave the lab up to explore")
     p.add_argument("--rate", type=int, default=1000, help="probe packets/s (default 1000)")
     p.add_argument("--duration", type=float, default=3.0, help="probe seconds (default 3)")
+    p.add_argument("--out-dir", help="the migration's picture and probe data (default run/demo)")
     p = sub.add_parser("associate", help="a VM's hypervisor associates it and tags its frames")
     _lab_options(p)
     p.add_argument("vm", choices=[v.name for v in spec.VMS])
@@ -53,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("vm", choices=[v.name for v in spec.VMS] + ["khost"])
     p.add_argument("dst", help="an IPv4 address or a VM name")
     p.add_argument("--count", type=int, default=3)
-    p = sub.add_parser("policy", help="restart the controller with another policy")
+    p = sub.add_parser("policy", help="restart the controller(s) with another policy")
     _lab_options(p)
     p.add_argument("policy", choices=controller.POLICIES)
     return parser
@@ -65,14 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             lab = up(name=args.name, run_dir=run_dir, mode=args.mode, target=args.target,
-                     policy=args.policy)
-            print(f"lab up ({lab.state.mode}, {lab.state.target}); controller on "
-                  f"{lab.state.controller_addr}. Try:\n"
+                     policy=args.policy, store=args.store)
+            print(f"lab up ({lab.state.mode}, {lab.state.target}); {_controllers(lab.state)}. "
+                  "Try:\n"
                   f"  .venv/bin/python -m bmv2_lab associate a && "
                   f".venv/bin/python -m bmv2_lab associate b\n"
                   f"  .venv/bin/python -m bmv2_lab ping a b\n"
-                  f"  .venv/bin/nvectl show vms --server {lab.state.controller_addr} "
-                  "--insecure --as admin\n  make lab-down")
+                  + "".join(f"  .venv/bin/nvectl show vms --server {addr} --insecure --as admin\n"
+                            for addr in _servers(lab.state))
+                  + "  make lab-down")
             return 0
         if args.command == "down":
             down(name=args.name, run_dir=run_dir)
@@ -83,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         lab = Lab.open(run_dir)
         if args.command == "status":
             st = lab.state
+            where = (_controllers(st) if st.store == "etcd"
+                     else f"controller {st.controller_addr}")
             print(f"lab {st.name}: mode {st.mode}, target {st.target}, policy {st.policy}, "
-                  f"controller {st.controller_addr}")
+                  f"{where}")
             for key, rec in st.processes.items():
                 alive = "running" if key not in lab.healthy() else "NOT RUNNING"
                 print(f"  {key:<12} pid {rec.pid:<8} {alive}  log {rec.log}")
@@ -102,12 +111,32 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if result.ok else 1
         if args.command == "policy":
             written = controller.restart(lab.state, args.policy)
-            print(f"controller restarted with policy {args.policy}: {written} updates written")
+            if lab.state.store == "etcd":
+                print(f"controllers {', '.join(written)} restarted with policy {args.policy}: "
+                      f"{sum(written.values())} updates written "
+                      f"({', '.join(f'{k} {n}' for k, n in written.items())})")
+            else:
+                print(f"controller restarted with policy {args.policy}: "
+                      f"{sum(written.values())} updates written")
             return 0
-    except (LabError, TargetError, controller.ControllerError, ValueError) as exc:
+    except (LabError, TargetError, EtcdError, controller.ControllerError, ValueError) as exc:
         print(f"bmv2_lab: {exc}", file=sys.stderr)
         return 2
     return 2
+
+
+def _servers(state: LabState) -> list[str]:
+    return [controller.address(state, i) for i in controller.instances(state)]
+
+
+def _controllers(state: LabState) -> str:
+    """Where the lab's controllers listen, for the operator."""
+    if state.store != "etcd":
+        return f"controller on {state.controller_addr}"
+    return ("controllers " + ", ".join(f"{i.key} ({', '.join(i.nves)}) on "
+                                       f"{controller.address(state, i)}"
+                                       for i in controller.instances(state))
+            + f", sharing VM locations through etcd at {state.etcd_endpoint}")
 
 
 async def _associate(lab: Lab, vm: str) -> int:

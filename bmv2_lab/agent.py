@@ -1,5 +1,6 @@
-"""A hypervisor agent: it signals its NVE through the controller's signalling API (as `nvectl vm
-... --as HV` would), and configures its own virtual switch with the VID the NVE assigned."""
+"""A hypervisor agent: it signals its NVE through the signalling API of the controller that
+programs that NVE (as `nvectl vm ... --as HV` would), and configures its own virtual switch with
+the VID the NVE assigned."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class Agent:
         self.lab = lab
         self.spec = spec.hypervisor(hv)
         self.name = hv
-        self.client = NveClient(lab.state.controller_addr, None, identity=hv)
+        self.client = NveClient(lab.state.controller_for(self.spec.nve), None, identity=hv)
 
     async def __aenter__(self) -> Self:
         return self

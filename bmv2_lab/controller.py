@@ -1,6 +1,8 @@
-"""The lab's controller: `nvectl serve --config run/lab/controller.toml --insecure`, a daemon of
-the lab, started after the switches and restarted to apply another policy (on start the
-controller reads the switches back and writes only the difference)."""
+"""The lab's controllers: `nvectl serve --config run/lab/controller.toml --insecure`, daemons of
+the lab, started after the switches and restarted to apply another policy (on start a
+controller reads its switches back and writes only the difference). With the local store one
+controller programs both NVEs; with the etcd store ctl1 programs nve1 and ctl2 nve2
+(run/lab/ctl1.toml, ctl2.toml), sharing VM locations through the lab's etcd."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import shutil
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bmv2_lab import spec
@@ -16,6 +19,7 @@ from bmv2_lab.state import LabState, ProcessRecord, is_running, spawn, stop_proc
 
 DEFAULT_SIGNALLING_PORT = 50051       # nvectl's default --server
 POLICIES = ("base", "acl")
+LOCAL = "controller"                  # the one controller of the local store
 
 
 class ControllerError(RuntimeError):
@@ -46,59 +50,108 @@ def pick_signalling_addr(prefer_default: bool = True) -> str:
     raise ControllerError("no free TCP port on 127.0.0.1")
 
 
-def config_path(state: LabState) -> Path:
-    return Path(state.run_dir) / "controller.toml"
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One controller process of the lab."""
+
+    key: str                   # process key and file stem: "controller" (local), "ctl1", "ctl2"
+    nves: tuple[str, ...]      # the switches it programs
+
+    @property
+    def title(self) -> str:
+        return "the controller" if self.key == LOCAL else f"controller {self.key}"
 
 
-def write_config(state: LabState, policy: str) -> Path:
+def instances(state: LabState) -> list[Instance]:
+    """The lab's controllers: one for both NVEs (local store), or one per NVE (etcd store)."""
+    if state.store == "etcd":
+        return [Instance(spec.ETCD_CONTROLLERS[n.name], (n.name,)) for n in spec.NVES]
+    return [Instance(LOCAL, tuple(n.name for n in spec.NVES))]
+
+
+def address(state: LabState, instance: Instance) -> str:
+    """The controller's signalling address."""
+    return state.controller_for(instance.nves[0])
+
+
+def set_address(state: LabState, instance: Instance, addr: str) -> None:
+    """Record the controller's signalling address (the agents of its NVEs signal there)."""
+    if instance.key == LOCAL:
+        state.controller_addr = addr
+    else:
+        state.controllers.update({nve: addr for nve in instance.nves})
+
+
+def database_name(key: str) -> str:
+    """The controller's SQLite file in the run dir."""
+    return "nve.db" if key == LOCAL else f"{key}.db"
+
+
+def config_path(state: LabState, instance: Instance) -> Path:
+    return Path(state.run_dir) / f"{instance.key}.toml"
+
+
+def log_path(state: LabState, instance: Instance) -> Path:
+    return Path(state.run_dir) / "logs" / f"{instance.key}.log"
+
+
+def write_config(state: LabState, instance: Instance, policy: str) -> Path:
     """The controller's configuration for `policy` ("base" or "acl")."""
     if policy not in POLICIES:
         raise ControllerError(f"unknown policy {policy!r}; policies: {', '.join(POLICIES)}")
-    path = config_path(state)
+    etcd = (spec.EtcdStore(state.etcd_endpoint, instance.key) if state.store == "etcd"
+            else None)
+    path = config_path(state, instance)
     path.write_text(spec.controller_config(
-        switches=state.switches, signalling_addr=state.controller_addr,
-        database=str(Path(state.run_dir).resolve() / "nve.db"),
-        kernel_vtep=state.mode == "netns", acl=policy == "acl"))
+        switches=state.switches, signalling_addr=address(state, instance),
+        database=str(Path(state.run_dir).resolve() / database_name(instance.key)),
+        kernel_vtep=state.mode == "netns", acl=policy == "acl", nves=instance.nves, etcd=etcd))
     return path
 
 
-def start(state: LabState, policy: str, timeout: float = 60.0) -> ProcessRecord:
+def start(state: LabState, instance: Instance, policy: str,
+          timeout: float = 60.0) -> ProcessRecord:
     """Start the controller with `policy` and wait until it answers on its signalling port."""
-    path = write_config(state, policy)
-    log = Path(state.run_dir) / "logs" / "controller.log"
+    path = write_config(state, instance, policy)
+    log = log_path(state, instance)
     record = spawn([*nvectl(), "serve", "--config", str(path), "--insecure"], log)
-    state.processes["controller"] = record
+    state.processes[instance.key] = record
     state.policy = policy
     state.save()
-    host, port = state.controller_addr.rsplit(":", 1)
+    addr = address(state, instance)
+    host, port = addr.rsplit(":", 1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not is_running(record):
-            raise ControllerError(f"the controller exited while starting: see {log}\n"
+            raise ControllerError(f"{instance.title} exited while starting: see {log}\n"
                                   + _tail(log))
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.2)
             if sock.connect_ex((host, int(port))) == 0:
                 return record
         time.sleep(0.1)
-    raise ControllerError(f"the controller did not answer on {state.controller_addr} within "
+    raise ControllerError(f"{instance.title} did not answer on {addr} within "
                           f"{timeout:.0f} s: see {log}")
 
 
-def stop(state: LabState) -> None:
-    record = state.processes.pop("controller", None)
+def stop(state: LabState, instance: Instance) -> None:
+    record = state.processes.pop(instance.key, None)
     if record is not None:
         stop_process(record)
         state.save()
 
 
-def restart(state: LabState, policy: str) -> int:
-    """Stop, then start with `policy`; the number of updates its reconciliation wrote."""
-    log = Path(state.run_dir) / "logs" / "controller.log"
-    offset = log.stat().st_size if log.exists() else 0
-    stop(state)
-    start(state, policy)
-    return reconciled_updates(log, offset)
+def restart(state: LabState, policy: str) -> dict[str, int]:
+    """Stop, then start with `policy`, one controller after the other; the number of updates
+    each one's reconciliation wrote."""
+    written = {}
+    for instance in instances(state):
+        log = log_path(state, instance)
+        offset = log.stat().st_size if log.exists() else 0
+        stop(state, instance)
+        start(state, instance, policy)
+        written[instance.key] = reconciled_updates(log, offset)
+    return written
 
 
 def reconciled_updates(log: Path, offset: int = 0) -> int:

@@ -1,6 +1,7 @@
 """Bringing the whole lab up and down: topology (namespaces, or the loopback fabric), the two
-switches, the VMs' services and the controller. Everything is recorded in run/lab/state.json
-before it exists, so `down` cleans up after any crash, and `up` is a no-op on a healthy lab.
+switches, the VMs' services and the controller (with the etcd store: etcd and one controller per
+NVE). Everything is recorded in run/lab/state.json before it exists, so `down` cleans up after
+any crash, and `up` is a no-op on a healthy lab.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-from bmv2_lab import controller, fabric, netns, spec, targets, topology
+from bmv2_lab import controller, etcd, fabric, netns, spec, targets, topology
 from bmv2_lab.hosts import ControlClient, FabricHosts, Hosts, NetnsHosts
 from bmv2_lab.state import LabState, ProcessRecord, daemons_of, is_running, spawn, stop_process
 
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_NAME = "nvelab"
 DEFAULT_RUN_DIR = ROOT / "run" / "lab"
 MODES = ("auto", "netns", "loopback")
+STORES = ("local", "etcd")
 
 Progress = Callable[[str], None]
 
@@ -78,8 +80,10 @@ class Lab:
 
 
 def up(*, name: str = DEFAULT_NAME, run_dir: Path = DEFAULT_RUN_DIR, mode: str = "auto",
-       target: str = "embedded", policy: str = "base", progress: Progress = print) -> Lab:
-    """Bring the lab up (or find it up); on any failure, remove what was created and raise."""
+       target: str = "embedded", policy: str = "base", store: str = "local",
+       progress: Progress = print) -> Lab:
+    """Bring the lab up (or find it up); on any failure, remove what was created and raise.
+    `store`: "local", one controller for both NVEs, or "etcd", one per NVE and the lab's etcd."""
     run_dir = Path(run_dir).resolve()
     existing = LabState.load(run_dir)
     if existing is not None:
@@ -89,6 +93,10 @@ def up(*, name: str = DEFAULT_NAME, run_dir: Path = DEFAULT_RUN_DIR, mode: str =
             return lab
         progress("a previous lab did not finish or lost a daemon: removing it first")
         down(name=existing.name, run_dir=run_dir, progress=progress)
+    if store not in STORES:
+        raise LabError(f"unknown store {store!r}; stores: {', '.join(STORES)}")
+    if store == "etcd" and etcd.binary() is None:
+        raise LabError(f"--store etcd: etcd is not installed ({etcd.INSTALL_HINT})")
     chosen, why = choose_mode(mode)
     if target not in targets.TARGETS:
         raise LabError(f"unknown target {target!r}; targets: {', '.join(targets.TARGETS)}")
@@ -100,10 +108,10 @@ def up(*, name: str = DEFAULT_NAME, run_dir: Path = DEFAULT_RUN_DIR, mode: str =
     progress(f"mode: {chosen} ({why}); target: {target}")
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "logs").mkdir(exist_ok=True)
-    for stale in ("nve.db", "nve.db-wal", "nve.db-shm"):
+    for stale in _databases():
         with contextlib.suppress(FileNotFoundError):
             (run_dir / stale).unlink()
-    state = LabState(name=name, mode=chosen, target=target, run_dir=str(run_dir))
+    state = LabState(name=name, mode=chosen, target=target, run_dir=str(run_dir), store=store)
     state.save()
     try:
         if chosen == "netns":
@@ -115,22 +123,15 @@ def up(*, name: str = DEFAULT_NAME, run_dir: Path = DEFAULT_RUN_DIR, mode: str =
         else:
             switch_ports = _start_fabric(state, progress)
             _start_switches(state, switch_ports, progress, in_netns=False)
+        if store == "etcd":
+            _start_etcd(state, progress)
         started = time.monotonic()
-        for attempt in range(3):
-            # nvectl's default port for the default lab; another process may take a port
-            # between our pick and the controller's bind: then another port.
-            state.controller_addr = controller.pick_signalling_addr(
-                prefer_default=name == DEFAULT_NAME and attempt == 0)
-            progress(f"controller: nvectl serve on {state.controller_addr} (policy {policy}); "
-                     "it pushes the P4 program and programs both NVEs")
-            try:
-                controller.start(state, policy)
-                break
-            except controller.ControllerError as exc:
-                if attempt == 2 or "exited while starting" not in str(exc):
-                    raise
-                progress(f"the controller did not start ({str(exc).splitlines()[0]}); retrying")
-        progress(f"controller up in {time.monotonic() - started:.1f} s")
+        for index, instance in enumerate(controller.instances(state)):
+            # nvectl's default port for the default lab's (first) controller.
+            _start_controller(state, instance, policy, progress,
+                              prefer_default=name == DEFAULT_NAME and index == 0)
+        progress(f"controller{'s' if store == 'etcd' else ''} up in "
+                 f"{time.monotonic() - started:.1f} s")
         state.complete = True
         state.save()
     except BaseException:
@@ -138,6 +139,43 @@ def up(*, name: str = DEFAULT_NAME, run_dir: Path = DEFAULT_RUN_DIR, mode: str =
         down(name=name, run_dir=run_dir, progress=lambda _msg: None)
         raise
     return Lab(state)
+
+
+def _start_etcd(state: LabState, progress: Progress) -> None:
+    started = time.monotonic()
+    etcd.start(state)
+    progress(f"etcd: {etcd.binary()} on {state.etcd_endpoint}, data in "
+             f"{etcd.data_dir(Path(state.run_dir))}; ready in {time.monotonic() - started:.1f} s. "
+             "The controllers share VM locations through it")
+
+
+def _start_controller(state: LabState, instance: controller.Instance, policy: str,
+                      progress: Progress, *, prefer_default: bool) -> None:
+    for attempt in range(3):
+        # Another process may take a port between our pick and the controller's bind: then
+        # another port.
+        addr = controller.pick_signalling_addr(prefer_default=prefer_default and attempt == 0)
+        controller.set_address(state, instance, addr)
+        if instance.key == controller.LOCAL:
+            progress(f"controller: nvectl serve on {addr} (policy {policy}); "
+                     "it pushes the P4 program and programs both NVEs")
+        else:
+            progress(f"{instance.key}: nvectl serve on {addr} (policy {policy}, etcd store); "
+                     f"it pushes the P4 program and programs {' and '.join(instance.nves)} "
+                     "alone")
+        try:
+            controller.start(state, instance, policy)
+            return
+        except controller.ControllerError as exc:
+            if attempt == 2 or "exited while starting" not in str(exc):
+                raise
+            progress(f"{instance.title} did not start ({str(exc).splitlines()[0]}); retrying")
+
+
+def _databases() -> list[str]:
+    """The SQLite files any of the lab's controllers may leave in the run dir."""
+    keys = (controller.LOCAL, *spec.ETCD_CONTROLLERS.values())
+    return [controller.database_name(k) + end for k in keys for end in ("", "-wal", "-shm")]
 
 
 def _start_switches(state: LabState, ports: dict[str, dict[int, str]], progress: Progress,
@@ -240,7 +278,8 @@ def down(*, name: str = DEFAULT_NAME, run_dir: Path = DEFAULT_RUN_DIR,
     removed: list[str] = []
     if state is not None:
         name = state.name
-        for key, record in list(state.processes.items()):
+        # etcd last: the controllers stop while it still answers them.
+        for key, record in sorted(state.processes.items(), key=lambda item: item[0] == "etcd"):
             if is_running(record):
                 stop_process(record)
                 removed.append(f"process {key} ({record.pid})")
@@ -264,10 +303,11 @@ def down(*, name: str = DEFAULT_NAME, run_dir: Path = DEFAULT_RUN_DIR,
         for path in paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
-    for leftover in ("state.json", "state.tmp", "nve.db", "nve.db-wal", "nve.db-shm",
-                     "controller.toml", "fabric.json"):
+    configs = [f"{k}.toml" for k in (controller.LOCAL, *spec.ETCD_CONTROLLERS.values())]
+    for leftover in ("state.json", "state.tmp", *_databases(), *configs, "fabric.json"):
         with contextlib.suppress(FileNotFoundError):
             (run_dir / leftover).unlink()
+    etcd.remove_data(run_dir)
     progress(f"lab {name} down: removed {len(removed)} items"
              + (f" ({', '.join(removed)})" if removed else ""))
     return removed

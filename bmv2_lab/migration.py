@@ -7,6 +7,10 @@
 3. hv1 -> nve1  Emigration: confirms the old location (already inactive: no table write).
 4. hv1 -> nve1  Termination: nve1 forgets the VM; hv1 removes its VLAN.
 
+With the etcd store nve1 and nve2 have their own controllers (ctl1, ctl2): in step 2 ctl2 writes
+nve2 and claims the VM in etcd (compare-and-set); ctl1 sees the claim on its etcd watch, emigrates
+its copy on nve1 and tells hv1 (DISPLACED); steps 3 and 4 then go to ctl1.
+
 The probe (another VM sending numbered datagrams to the migrating one) measures the gap.
 """
 
@@ -22,7 +26,9 @@ from bmv2_lab.agent import Agent
 from bmv2_lab.lab import Lab
 from bmv2_lab.probe import ProbeResult
 from controlplane.lifecycle import Event
-from controlplane.signalling.messages import Answer
+from controlplane.signalling.messages import Answer, Notification, NotificationKind
+
+NOTICE_TIMEOUT = 5.0           # s: the source's controller learns of the claim through etcd
 
 
 @dataclass
@@ -41,6 +47,7 @@ class Migration:
     target: str
     result: ProbeResult
     steps: list[Step] = field(default_factory=list)
+    displaced: Notification | None = None    # etcd store: what the source hypervisor was told
 
     @property
     def marks(self) -> list[tuple[str, float]]:
@@ -57,6 +64,14 @@ def _answer_text(answer: Answer) -> str:
     return f"SUCCESS, VID {answer.vid}, state {answer.state}"
 
 
+async def _displaced(agent: Agent, vm_id: str) -> tuple[float, Notification]:
+    """The first DISPLACED notification `agent` gets for `vm_id`, and when it came."""
+    async for note in agent.client.notifications():
+        if note.vm_id == vm_id and note.kind is NotificationKind.DISPLACED:
+            return time.monotonic(), note
+    raise ConnectionError("the notification stream ended")
+
+
 async def migrate_with_probe(lab: Lab, *, vm: str = spec.MIGRATING_VM,
                              target: str = spec.MIGRATION_TARGET,
                              sender: str = spec.PROBE_SENDER, rate: int = 1000,
@@ -68,10 +83,18 @@ async def migrate_with_probe(lab: Lab, *, vm: str = spec.MIGRATING_VM,
         raise RuntimeError(f"VM {vm} is not attached anywhere: associate it first")
     source, old_vid = str(where["hv"]), int(where["vid"])
     src_nve, dst_nve = spec.hypervisor(source).nve, spec.hypervisor(target).nve
+    shared = lab.state.store == "etcd"
+    src_ctl, dst_ctl = spec.ETCD_CONTROLLERS[src_nve], spec.ETCD_CONTROLLERS[dst_nve]
+    emigrates = (f"{dst_ctl} claims VM {vm} in etcd (compare-and-set), {src_ctl} learns it "
+                 f"through its watch and emigrates its copy on {src_nve}" if shared
+                 else f"the controller emigrates it on {src_nve}")
     steps: list[Step] = []
+    displaced: Notification | None = None
     async with Agent(lab, target) as dst, Agent(lab, source) as src:
         probe = asyncio.create_task(asyncio.to_thread(lab.hosts.probe, sender, vm, rate,
                                                       duration))
+        # Subscribed before the switch-over (the probe's lead leaves it the time).
+        notice = asyncio.create_task(_displaced(src, spec.vm(vm).uuid)) if shared else None
         await asyncio.sleep(lead)
 
         sent = time.monotonic()
@@ -86,13 +109,27 @@ async def migrate_with_probe(lab: Lab, *, vm: str = spec.MIGRATING_VM,
         answered = time.monotonic()
         steps.append(Step(f"Immigration(Asso) {dst_nve}: switch-over",
                           f"{target} -> {dst_nve}: Immigration(Asso) VM {vm} (switch-over; "
-                          f"the controller emigrates it on {src_nve})", sent, answered, asso))
+                          f"{emigrates})", sent, answered, asso))
         if asso.success:
             moved = dst.switch_over(vm, asso.vid, source)
             steps.append(Step(f"VM resumed behind {target}",
                               f"{target}: VM {vm} resumed, its frames now tagged VID {asso.vid}",
                               answered, moved))
         await asyncio.sleep(0.3)
+        if notice is not None and asso.success:
+            # The source emigrates once its controller has seen the claim in etcd.
+            try:
+                told, displaced = await asyncio.wait_for(notice, NOTICE_TIMEOUT)
+                steps.append(Step(f"DISPLACED {source} ({src_ctl}'s etcd watch)",
+                                  f"{src_ctl} -> {source}: DISPLACED VM {vm}, now active at "
+                                  f"{displaced.new_nve} ({src_ctl} saw the claim on its etcd "
+                                  "watch)", told, told))
+            except (TimeoutError, ConnectionError):
+                now = time.monotonic()
+                steps.append(Step(f"no DISPLACED {source}", f"{source} was not told DISPLACED "
+                                  f"within {NOTICE_TIMEOUT:.0f} s", now, now))
+        elif notice is not None:
+            notice.cancel()
 
         sent = time.monotonic()
         emig = await src.signal(Event.EMIGRATE, vm)
@@ -107,10 +144,12 @@ async def migrate_with_probe(lab: Lab, *, vm: str = spec.MIGRATING_VM,
         steps.append(Step(f"Termination {src_nve}", f"{source} -> {src_nve}: Termination VM {vm}",
                           sent, time.monotonic(), term))
         result = await probe
-    migration = Migration(vm, source, target, result, steps)
+    steps.sort(key=lambda s: s.sent)
+    migration = Migration(vm, source, target, result, steps, displaced)
     for step in steps:
         took = (step.answered - step.sent) * 1000
         outcome = f" -> {_answer_text(step.answer)}" if step.answer is not None else ""
-        narrate(f"t={(step.sent - result.start) * 1000:7.1f} ms  {step.text}{outcome} "
-                f"({took:.1f} ms)")
+        duration = f" ({took:.1f} ms)" if step.answered > step.sent else ""   # not a notice
+        narrate(f"t={(step.sent - result.start) * 1000:7.1f} ms  {step.text}{outcome}"
+                f"{duration}")
     return migration

@@ -42,11 +42,18 @@ class LabState:
     namespaces: list[str] = field(default_factory=list)
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
     switches: dict[str, str] = field(default_factory=dict)        # NVE -> P4Runtime address
-    controller_addr: str = ""
+    store: str = "local"                       # "local": one controller; "etcd": one per NVE
+    controller_addr: str = ""                  # the controller's signalling address (local)
+    controllers: dict[str, str] = field(default_factory=dict)     # etcd: NVE -> its controller
+    etcd_endpoint: str = ""                    # etcd: the lab's etcd, "127.0.0.1:PORT"
     policy: str = "base"
     control: str = ""                          # the hosts daemon's socket (vswitch or fabric)
     attachments: dict[str, dict[str, Any]] = field(default_factory=dict)  # VM -> {hv, vid}
     complete: bool = False                     # `up` finished
+
+    def controller_for(self, nve: str) -> str:
+        """The signalling address of the controller that programs `nve`."""
+        return self.controllers.get(nve, self.controller_addr)
 
     # -- persistence ------------------------------------------------------------------------
     @property
@@ -146,7 +153,7 @@ def _reap(pid: int) -> None:
 
 
 DAEMON_MARKERS = ("softswitch", "simple_switch_grpc", "bmv2_lab.vswitch", "bmv2_lab.fabric",
-                  "bmv2_lab.hostcmd", " serve --config ")
+                  "bmv2_lab.hostcmd", " serve --config ", "etcd --name ")
 
 
 def daemons_of(run_dir: Path) -> list[ProcessRecord]:
