@@ -85,9 +85,11 @@ class Controller:
         service = NveService(self.cfg, store, agents, table_capacities(self.p4info),
                              mapping=open_mapping(self.cfg))
         service.on_outcome = self._record
+        self.metrics.watch(service)
         self.service = service
         # etcd: list every controller's VMs (remote entries) before the switches are reconciled.
         await service.mapping.start(service.sync_mapping)
+        service.refresh_locations()
         for name, agent in agents.items():
             if agent.is_primary:
                 written = await agent.apply(service.desired(name))
@@ -148,8 +150,6 @@ class Controller:
     def _record(self, operation: str, result: str, seconds: float) -> None:
         self.metrics.operations.labels(operation, result).inc()
         self.metrics.latency.labels(operation).observe(seconds)
-        if self.service is not None:
-            self.metrics.observe(self.service)
 
     async def _aging(self) -> None:
         assert self.service is not None
@@ -159,12 +159,10 @@ class Controller:
             if not all(a.is_primary for a in self.service.agents.values()):
                 continue                        # a backup, or a switch away: nothing to write
             try:
-                aged = await self.service.age_out()
+                await self.service.age_out()
             except Refused as refused:
                 log.warning("aging deferred: %s", refused.detail)
                 continue
-            if aged:
-                self.metrics.observe(self.service)
 
 
 async def run(config_path: Path, insecure: bool, p4info: Path, device_config: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from controlplane.config import ControllerConfig, HypervisorConfig, VnConfig, format_mac
 from controlplane.intent import DesiredState, desired_state
+from controlplane.intent.tracker import Delta, Intent
 from controlplane.lifecycle import Event, InvalidTransition, Phase, State, is_aged_out, transition
 from controlplane.model import VmRecord
 from controlplane.p4rt.entries import Entry
@@ -64,6 +65,7 @@ class NveService:
         self.capacities = dict(capacities)
         self.clock = clock
         self.records: dict[Key, VmRecord] = {(r.vm_id, r.hypervisor): r for r in store.load()}
+        self.intent = self._new_intent()
         self._mutex = asyncio.Lock()
         self._in_flight: set[str] = set()
         self._subscribers: dict[str, set[asyncio.Queue[Notification]]] = {}
@@ -75,14 +77,25 @@ class NveService:
         taking over from the primary that wrote them)."""
         async with self._mutex:
             self.records = {(r.vm_id, r.hypervisor): r for r in self.store.load()}
+            self.intent = self._new_intent()
 
     # -- desired state ------------------------------------------------------------------------
+    def _new_intent(self) -> Intent:
+        return Intent(self.cfg, [self.cfg.switch(name) for name in self.agents],
+                      records=self.records.values(), external=self.mapping.locations(()))
+
+    def refresh_locations(self) -> None:
+        """Take other controllers' locations from the mapping authority again (after it listed
+        them at start, before the switches are reconciled against the desired state)."""
+        self.intent.set_external(self.mapping.locations(()))
+
     def desired(self, switch: str, records: Mapping[Key, VmRecord] | None = None) -> DesiredState:
-        """The entries switch `switch` must hold for `records` (default: the current ones)."""
-        records = self.records if records is None else records
-        values = list(records.values())
-        return desired_state(self.cfg, self.cfg.switch(switch), values,
-                             self.mapping.locations(values))
+        """The entries switch `switch` must hold for `records` (default: the current ones,
+        kept up to date change by change)."""
+        if records is None:
+            return self.intent.state(switch)
+        return desired_state(self.cfg, self.cfg.switch(switch), records.values(),
+                             self.mapping.locations(()))
 
     # -- signalling ---------------------------------------------------------------------------
     async def signal(self, identity: str, request: Request) -> Answer:
@@ -267,19 +280,26 @@ class NveService:
                 proposed.pop(key, None)
             else:
                 proposed[key] = record
-        desired = {name: self.desired(name, proposed) for name in self.agents}
-        self._check_capacity(desired)
+        transitions = {key: (self.records.get(key), record) for key, record in changes.items()}
+        deltas = self.intent.update(transitions)
+        undo = {key: (after, before) for key, (before, after) in transitions.items()}
         try:
+            self._check_capacity()
             await self.mapping.check(self.records, proposed)
         except MappingUnavailable as exc:
+            self.intent.update(undo)
             raise Refused(FailReason.BUSY, str(exc)) from None
-        order = sorted(self.agents, key=lambda n: not self._gains_active(n, changes))
+        except Refused:
+            self.intent.update(undo)
+            raise
+        # Make-before-break: switches that gain an active VM first, then the others.
+        gaining = [n for n in self.agents if self._gains_active(n, changes)]
         applied: list[str] = []
         stored = False
         try:
-            for name in order:
-                applied.append(name)
-                await self.agents[name].apply(desired[name])
+            for group in (gaining, [n for n in self.agents if n not in gaining]):
+                applied += group
+                await self._apply_deltas({n: deltas[n] for n in group})
             self.store.commit([r for r in changes.values() if r is not None],
                               [k for k, r in changes.items() if r is None])
             stored = True
@@ -288,11 +308,22 @@ class NveService:
         except (P4RuntimeRpcError, P4ConnectionError, StoreError, MappingUnavailable) as exc:
             if stored:
                 self._restore(changes)
+            self.intent.update(undo)
             await self._roll_back(applied)
             raise Refused(self._reason_for(exc), str(exc)) from None
         self.records = proposed
         for note in notes:
             self._notify(note)
+
+    async def _apply_deltas(self, deltas: Mapping[str, Delta]) -> None:
+        """Write each switch's delta, the switches concurrently; the first error once all are
+        done (no write is left running behind a roll-back)."""
+        results = await asyncio.gather(
+            *(self.agents[name].apply_delta(delta, lambda name=name: self.intent.state(name))
+              for name, delta in deltas.items() if delta), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     def _restore(self, changes: Changes) -> None:
         """Put the changed records back in SQLite as they were (their publication failed)."""
@@ -333,19 +364,19 @@ class NveService:
                 await self.mapping.reconcile(self.records)
             except MappingUnavailable as exc:
                 log.warning("mapping authority not reconciled yet: %s", exc)
+            deltas = self.intent.set_external(self.mapping.locations(()))
             for name, agent in self.agents.items():
                 try:
-                    await agent.apply(self.desired(name))
+                    await agent.apply_delta(deltas[name], lambda name=name: self.desired(name))
                 except (P4RuntimeRpcError, P4ConnectionError) as exc:
                     log.warning("switch=%s remote locations not applied: %s", name, exc)
 
     def _gains_active(self, switch: str, changes: Changes) -> bool:
         return any(r is not None and r.switch == switch and r.active for r in changes.values())
 
-    def _check_capacity(self, desired: Mapping[str, DesiredState]) -> None:
-        for name, state in desired.items():
-            used = Counter(e.table.rsplit(".", 1)[-1] for e in state.entries)
-            for table, count in used.items():
+    def _check_capacity(self) -> None:
+        for name in self.agents:
+            for table, count in self.intent.counts(name).items():
                 limit = self.capacities.get(table)
                 if limit is not None and count > limit:
                     raise Refused(FailReason.NON_SUFFICIENT_RESOURCES,

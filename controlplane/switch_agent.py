@@ -22,10 +22,11 @@ from pathlib import Path
 
 from controlplane.config import SwitchConfig
 from controlplane.intent import DesiredState
+from controlplane.intent.tracker import Delta
 from controlplane.p4rt import p4names as P
 from controlplane.p4rt.batcher import batches
 from controlplane.p4rt.client import P4RuntimeClient
-from controlplane.p4rt.diff import diff
+from controlplane.p4rt.diff import Diff, diff
 from controlplane.p4rt.entries import Entry, MulticastGroup
 from controlplane.p4rt.errors import P4ConnectionError, P4RuntimeRpcError
 
@@ -140,29 +141,61 @@ class SwitchAgent:
         is raised for the caller to roll back.
         """
         async with self.lock:
-            if not self.connected:
-                raise P4ConnectionError(f"switch {self.name} is not connected; the controller "
-                                        "restores it when it answers again")
-            if self.standby and not self.client.is_primary:
-                raise P4ConnectionError(
-                    f"switch {self.name}: this controller is a backup (the primary has election "
-                    f"id {self.client.primary_election_id}); it writes nothing")
+            self._check_writable()
             wanted = desired.entries | desired.groups
-            changes = diff(wanted, self.installed)
-            if not changes:
-                return 0
-            try:
-                await self.client.write_batches(batches(changes))
-            except P4RuntimeRpcError:
-                await self.read_back()
-                raise
-            self.installed = self._as_written(wanted)
-            self.stats.batches += len(batches(changes))
-            self.stats.updates += len(changes)
-            for kind, count in changes.counts().items():
-                self.stats.by_kind[kind] += count
-            log.info("switch=%s wrote %s", self.name, changes.counts())
-            return len(changes)
+            written = await self._write(diff(wanted, self.installed))
+            if written:
+                self.installed = self._as_written(wanted)
+            return written
+
+    async def apply_delta(self, delta: Delta, desired: Callable[[], DesiredState]) -> int:
+        """Write what a change did to the desired state (`delta`: items no longer wanted, new
+        items): in proportion to the change, not to the tables. When the delta does not fit what
+        is installed (a write failed or the switch changed behind our back since), fall back to
+        the whole `desired()` state. Errors as in `apply`."""
+        async with self.lock:
+            self._check_writable()
+            removed, added = set(delta.removed), set(delta.added)
+            kept = removed & added
+            removed -= kept
+            added -= kept
+            if not removed <= self.installed or not self.installed.isdisjoint(added):
+                log.warning("switch=%s: installed entries differ from what the controller "
+                            "expected; writing the whole difference", self.name)
+                wanted = desired()
+                written = await self._write(diff(wanted.entries | wanted.groups, self.installed))
+                self.installed = self._as_written(wanted.entries | wanted.groups)
+                return written
+            written = await self._write(diff(added, removed))
+            self.installed -= removed
+            self.installed |= added
+            return written
+
+    def _check_writable(self) -> None:
+        if not self.connected:
+            raise P4ConnectionError(f"switch {self.name} is not connected; the controller "
+                                    "restores it when it answers again")
+        if self.standby and not self.client.is_primary:
+            raise P4ConnectionError(
+                f"switch {self.name}: this controller is a backup (the primary has election "
+                f"id {self.client.primary_election_id}); it writes nothing")
+
+    async def _write(self, changes: Diff) -> int:
+        """Send `changes`; on an error read the tables back and raise."""
+        if not changes:
+            return 0
+        writes = batches(changes)
+        try:
+            await self.client.write_batches(writes)
+        except P4RuntimeRpcError:
+            await self.read_back()
+            raise
+        self.stats.batches += len(writes)
+        self.stats.updates += len(changes)
+        for kind, count in changes.counts().items():
+            self.stats.by_kind[kind] += count
+        log.info("switch=%s wrote %s", self.name, changes.counts())
+        return len(changes)
 
     def _as_written(self, wanted: frozenset[Entry | MulticastGroup]) -> set[Entry | MulticastGroup]:
         """What the switch holds once `diff` wrote `wanted`: one item per key, the one `diff`

@@ -184,6 +184,23 @@ async def test_dead_controller_ages_out_remotely_and_returns(lab: Lab) -> None:
     assert (await owner(lab, VM_A))["controller"] == "ctl1"
 
 
+async def test_restart_with_nothing_changed_writes_nothing(lab: Lab) -> None:
+    """The restarted controller knows the other controller's VMs (listed from etcd) before it
+    reconciles its switch: the remote entries it finds there stay, nothing is written."""
+    ctl1, ctl2 = lab.controllers["ctl1"], lab.controllers["ctl2"]
+    async with ctl1.client("hv1") as hv1, ctl2.client("hv2") as hv2:
+        a = await hv1.signal(request(Event.ASSOCIATE, VM_A, MAC_A, "hv1"))
+        b = await hv2.signal(request(Event.ASSOCIATE, VM_B, MAC_B, "hv2"))
+        await delivered(lab, "nve1", 1, vm_frame(MAC_A, MAC_B, a.vid), ("nve2", 1))
+    await ctl1.stop()
+    offset = len(ctl1.tail(10**9))
+    ctl1.start()
+    await ctl1.ready()
+    assert "switch=nve1 reconciled at start: 0 updates" in ctl1.tail(10**9)[offset:]
+    (to_b,) = await delivered(lab, "nve1", 1, vm_frame(MAC_A, MAC_B, a.vid), ("nve2", 1))
+    assert Ether(to_b)[Dot1Q].vlan == b.vid
+
+
 async def test_etcd_down_busy_then_full_recovery(lab: Lab) -> None:
     ctl1, ctl2 = lab.controllers["ctl1"], lab.controllers["ctl2"]
     async with ctl1.client("hv1") as hv1, ctl1.client("hv3") as hv3, ctl2.client("hv2") as hv2:

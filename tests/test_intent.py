@@ -118,17 +118,29 @@ def test_no_change_no_update() -> None:
     assert len(diff(state.entries | state.groups, state.entries | state.groups)) == 0
 
 
-def test_batches_order_deletes_modifies_inserts_by_tier() -> None:
+def test_one_batch_in_tier_order() -> None:
+    """One Write per change; inside it deletes (FDB first), modifies, inserts (VN first)."""
     empty = state_of(NVE1, [])
     full = state_of(NVE1, [vm(1), vm(2, switch="nve2")])
-    up = batches(diff(full.entries | full.groups, empty.entries | empty.groups))
-    batch_of = {(u.entity.table if isinstance(u.entity, Entry) else "group"): i
-                for i, b in enumerate(up) for u in b}
-    assert all(u.op is WriteOp.INSERT for b in up for u in b)
-    assert batch_of[P.VN] == batch_of["group"] < batch_of[P.PORT_VLAN_TO_VNI] \
-        < batch_of[P.FDB]
-    down = batches(diff(empty.entries | empty.groups, full.entries | full.groups))
-    assert all(u.op is WriteOp.DELETE for b in down for u in b)
-    first_tables = {u.entity.table for u in down[0] if isinstance(u.entity, Entry)}
-    assert first_tables == {P.FDB}
-    assert any(isinstance(u.entity, MulticastGroup) for b in down for u in b)
+    (up,) = batches(diff(full.entries | full.groups, empty.entries | empty.groups))
+    assert all(u.op is WriteOp.INSERT for u in up)
+    position = {(u.entity.table if isinstance(u.entity, Entry) else "group"): i
+                for i, u in enumerate(up)}
+    assert max(position[P.VN], position["group"]) < position[P.PORT_VLAN_TO_VNI] \
+        < position[P.FDB]
+    (down,) = batches(diff(empty.entries | empty.groups, full.entries | full.groups))
+    assert all(u.op is WriteOp.DELETE for u in down)
+    assert down[0].entity.table == P.FDB
+    assert any(isinstance(u.entity, MulticastGroup) for u in down)
+    # A switch-over: modifies after deletes, before inserts.
+    moved = state_of(NVE1, [vm(1, phase=Phase(State.ASSOCIATED, emigrated=True)),
+                            vm(2, switch="nve2")])
+    (over,) = batches(diff(moved.entries | moved.groups, full.entries | full.groups))
+    ops = [u.op for u in over]
+    assert ops == sorted(ops, key=[WriteOp.DELETE, WriteOp.MODIFY, WriteOp.INSERT].index)
+
+
+def test_large_changes_are_split() -> None:
+    many = state_of(NVE1, [vm(n, vid=10 + n) for n in range(1, 3000)])
+    writes = batches(diff(many.entries | many.groups, ()))
+    assert [len(b) for b in writes][:-1] == [8192] * (len(writes) - 1) and len(writes) > 1

@@ -1,8 +1,21 @@
-"""Desired table state of one switch, from the VM records, the mapping authority and the config."""
+"""The entries of one switch's desired state, slice by slice, from records, locations and config.
+
+A switch's desired state is the union of disjoint slices (controlplane.intent.tracker keeps them
+up to date change by change):
+
+    base                  port roles, punts, the local VTEP, underlay routes, QoS maps
+    vteps                 a replica entry for each remote VTEP its VNs flood to
+    vn (one per VNI)      the VN entry, its ACL and its flood group
+    vm (one per VM)       a local VM's VAP; while active its source MACs, FDB entries, replica
+    remote (VNI, MAC)     the FDB entry to a VM (or static host) behind another VTEP
+
+Builders here are pure. Entries are built with Entry.canonical from sorted tuples: the schema
+checks every value against the P4Info when it is written.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from controlplane.config import AclRule, ControllerConfig, SwitchConfig, VnConfig
@@ -18,6 +31,8 @@ VTEP_RID_BASE = 0x8000   # replica ids below are VAP ids, above are remote VTEPs
 ACL_DEFAULT_PRIORITY = 1
 ACL_RULE_PRIORITY_BASE = 10
 
+Item = Entry | MulticastGroup
+
 
 @dataclass(frozen=True, slots=True)
 class DesiredState:
@@ -26,43 +41,30 @@ class DesiredState:
     entries: frozenset[Entry]
     groups: frozenset[MulticastGroup]
 
+    @classmethod
+    def of(cls, items: Iterable[Item]) -> DesiredState:
+        """Split items into entries and groups."""
+        entries, groups = [], []
+        for item in items:
+            (entries if isinstance(item, Entry) else groups).append(item)
+        return cls(frozenset(entries), frozenset(groups))  # type: ignore[arg-type]
+
 
 def desired_state(cfg: ControllerConfig, switch: SwitchConfig, vms: Iterable[VmRecord],
                   locations: Iterable[Location]) -> DesiredState:
-    """All entries `switch` must hold, given every VM record and every known VM location."""
-    local = [vm for vm in vms if vm.switch == switch.name]
-    vnis = sorted({vm.vni for vm in local})
-    remote = [loc for loc in locations if loc.vtep_ip != switch.vtep_ip and loc.vni in vnis]
-    remote += [Location(cfg.vn_by_name(h.vn).vni, h.mac, h.vtep_ip, "", "")  # type: ignore[union-attr]
-               for h in cfg.static_hosts if cfg.vn_by_name(h.vn).vni in vnis]  # type: ignore[union-attr]
-    vtep_rids = vtep_replica_ids(switch, cfg, remote)
-    entries = set(switch_base(cfg, switch))
-    groups = set()
-    for vni in vnis:
-        vn = cfg.vn_by_vni(vni)
-        if vn is None:
-            continue
-        vn_local = [vm for vm in local if vm.vni == vni]
-        vn_remote_vteps = sorted({loc.vtep_ip for loc in remote if loc.vni == vni})
-        group, group_entries = vn_flooding(switch, vn, flood_group_id(cfg, vni), vn_local,
-                                           vn_remote_vteps, vtep_rids)
-        groups.add(group)
-        entries |= group_entries
-        entries |= acl_entries(vn)
-    for vm in local:
-        entries |= vm_entries(vm)
-    local_macs = {(vm.vni, mac) for vm in local if vm.active for mac in vm.macs}
-    for loc in remote:
-        if (loc.vni, loc.mac) not in local_macs:
-            entries.add(Entry(P.FDB, {P.FDB_VNI: Exact(loc.vni), P.FDB_ETH_DST: Exact(loc.mac)},
-                              P.FORWARD_REMOTE, {P.FORWARD_REMOTE_VTEP_IP: loc.vtep_ip}))
-    return DesiredState(frozenset(entries), frozenset(groups))
+    """All entries `switch` must hold, given every VM record and every known location of
+    other controllers' VMs (the same slices the incremental tracker keeps, built at once)."""
+    from controlplane.intent.tracker import Intent  # noqa: PLC0415 - the tracker builds on us
+
+    intent = Intent(cfg, [switch], records=vms, external=locations)
+    return intent.state(switch.name)
 
 
-def switch_base(cfg: ControllerConfig, switch: SwitchConfig) -> set[Entry]:
+# -- slices -----------------------------------------------------------------------------------
+def switch_base(cfg: ControllerConfig, switch: SwitchConfig) -> tuple[Entry, ...]:
     """Entries every switch holds whatever its VMs: port roles, punts, VTEP, underlay routes,
     QoS maps."""
-    entries = {
+    entries = [
         *(Entry(P.PORT_ROLE, {P.PORT_ROLE_PORT: Exact(port)}, P.ACCESS_PORT)
           for port in switch.access_ports),
         *(Entry(P.PORT_ROLE, {P.PORT_ROLE_PORT: Exact(port)}, P.NETWORK_PORT)
@@ -70,9 +72,9 @@ def switch_base(cfg: ControllerConfig, switch: SwitchConfig) -> set[Entry]:
         Entry(P.PUNT, {P.PUNT_ETH_TYPE: Exact(ETHERTYPE_LLDP)}, P.PUNT_TO_CPU),
         Entry(P.PUNT, {P.PUNT_ETH_TYPE: Exact(ETHERTYPE_ECP)}, P.PUNT_TO_CPU),
         Entry(P.LOCAL_VTEP, {P.LOCAL_VTEP_VTEP_IP: Exact(switch.vtep_ip)}, P.ACCEPT_VXLAN),
-    }
+    ]
     for route in switch.routes:
-        entries.add(Entry(
+        entries.append(Entry(
             P.UNDERLAY_ROUTE,
             {P.UNDERLAY_ROUTE_VTEP_IP: Lpm(int(route.prefix.network_address),
                                            route.prefix.prefixlen)},
@@ -81,58 +83,57 @@ def switch_base(cfg: ControllerConfig, switch: SwitchConfig) -> set[Entry]:
              P.SET_NEXTHOP_SRC_MAC: switch.router_mac,
              P.SET_NEXTHOP_DST_MAC: route.next_hop_mac}))
     for pcp, dscp in cfg.pcp_to_dscp.items():
-        entries.add(Entry(P.PCP_TO_DSCP, {P.PCP_TO_DSCP_PCP: Exact(pcp)}, P.SET_DSCP,
-                          {P.SET_DSCP_DSCP: dscp}))
-        entries.add(Entry(P.DSCP_TO_PCP, {P.DSCP_TO_PCP_DSCP: Exact(dscp)}, P.SET_PCP,
-                          {P.SET_PCP_PCP: pcp}))
-    return entries
+        entries.append(Entry(P.PCP_TO_DSCP, {P.PCP_TO_DSCP_PCP: Exact(pcp)}, P.SET_DSCP,
+                             {P.SET_DSCP_DSCP: dscp}))
+        entries.append(Entry(P.DSCP_TO_PCP, {P.DSCP_TO_PCP_DSCP: Exact(dscp)}, P.SET_PCP,
+                             {P.SET_PCP_PCP: pcp}))
+    return tuple(dict.fromkeys(entries))
 
 
-def flood_group_id(cfg: ControllerConfig, vni: int) -> int:
-    """The multicast group of a VN: its position among the configured VNIs, from 1."""
-    return sorted(vn.vni for vn in cfg.vns).index(vni) + 1
+def flood_group_ids(cfg: ControllerConfig) -> dict[int, int]:
+    """The multicast group of each VN: its position among the configured VNIs, from 1."""
+    return {vni: index + 1 for index, vni in enumerate(sorted(vn.vni for vn in cfg.vns))}
 
 
-def vtep_replica_ids(switch: SwitchConfig, cfg: ControllerConfig,
-                     remote: Iterable[Location]) -> dict[int, int]:
-    """A replica id for each remote VTEP; stable while the set of VTEPs does not change."""
-    vteps = {sw.vtep_ip for sw in cfg.switches} | {h.vtep_ip for h in cfg.static_hosts}
-    vteps |= {loc.vtep_ip for loc in remote}
-    vteps.discard(switch.vtep_ip)
-    return {ip: VTEP_RID_BASE + index for index, ip in enumerate(sorted(vteps))}
+def vtep_replica_ids(vteps: Iterable[int]) -> dict[int, int]:
+    """A replica id for each VTEP; stable while the set of VTEPs does not change."""
+    return {ip: VTEP_RID_BASE + index for index, ip in enumerate(sorted(set(vteps)))}
 
 
-def vn_flooding(switch: SwitchConfig, vn: VnConfig, group_id: int, local: list[VmRecord],
-                remote_vteps: list[int], vtep_rids: dict[int, int]
-                ) -> tuple[MulticastGroup, set[Entry]]:
-    """The VN's flood group and the replica entries its copies need.
+def vn_entries(vn: VnConfig, group_id: int) -> tuple[Entry, ...]:
+    """The VN entry and the VN's ACL: the same on every switch that uses the VN."""
+    return (Entry(P.VN, {P.VN_VNI: Exact(vn.vni)}, P.SET_FLOOD_GROUP,
+                  {P.SET_FLOOD_GROUP_FLOOD_GROUP: group_id}), *acl_entries(vn))
 
-    A copy goes to each active local VAP (replica id = VAP id) and, head-end replicated, to each
-    remote VTEP hosting an active VM of the VN (replica id from vtep_rids, port from the route).
-    """
-    replicas: set[tuple[int, int]] = set()
-    entries: set[Entry] = {
-        Entry(P.VN, {P.VN_VNI: Exact(vn.vni)}, P.SET_FLOOD_GROUP,
-              {P.SET_FLOOD_GROUP_FLOOD_GROUP: group_id})}
-    for vm in local:
-        if not vm.active:
-            continue
-        replicas.add((vm.port, vm.vap_id))
-        entries.add(Entry(P.FLOOD_REPLICA, {P.FLOOD_REPLICA_RID: Exact(vm.vap_id)},
-                          P.REPLICA_TO_VAP,
-                          {P.REPLICA_TO_VAP_VID: vm.vid, P.REPLICA_TO_VAP_VAP_ID: vm.vap_id}))
+
+def flood_group(switch: SwitchConfig, group_id: int, local: Iterable[VmRecord],
+                remote_vteps: Iterable[int], vtep_rids: Mapping[int, int]) -> MulticastGroup:
+    """A VN's flood group on `switch`: a copy to each active local VAP (replica id = VAP id) and,
+    head-end replicated, to each remote VTEP hosting the VN (replica id from vtep_rids, port from
+    the route; an unreachable VTEP gets none: the data plane would drop it too)."""
+    replicas = {(vm.port, vm.vap_id) for vm in local if vm.active}
     for vtep_ip in remote_vteps:
         route = switch.route_for(vtep_ip)
+        if route is not None:
+            replicas.add((route.port, vtep_rids[vtep_ip]))
+    return MulticastGroup.canonical(group_id, tuple(sorted(replicas)))
+
+
+def vtep_replicas(switch: SwitchConfig, vteps: Iterable[int],
+                  vtep_rids: Mapping[int, int]) -> tuple[Entry, ...]:
+    """The replica entry of each remote VTEP `switch` floods to: VXLAN towards it."""
+    entries = []
+    for vtep_ip in sorted(vteps):
+        route = switch.route_for(vtep_ip)
         if route is None:
-            continue   # unreachable VTEP: the data plane would drop it too
-        rid = vtep_rids[vtep_ip]
-        replicas.add((route.port, rid))
-        entries.add(Entry(P.FLOOD_REPLICA, {P.FLOOD_REPLICA_RID: Exact(rid)}, P.REPLICA_TO_VTEP,
-                          {P.REPLICA_TO_VTEP_VTEP_IP: vtep_ip,
-                           P.REPLICA_TO_VTEP_SRC_IP: switch.vtep_ip,
-                           P.REPLICA_TO_VTEP_SRC_MAC: switch.router_mac,
-                           P.REPLICA_TO_VTEP_DST_MAC: route.next_hop_mac}))
-    return MulticastGroup(group_id, replicas), entries
+            continue
+        entries.append(Entry.canonical(
+            P.FLOOD_REPLICA, ((P.FLOOD_REPLICA_RID, Exact(vtep_rids[vtep_ip])),),
+            P.REPLICA_TO_VTEP, _sorted(((P.REPLICA_TO_VTEP_VTEP_IP, vtep_ip),
+                                        (P.REPLICA_TO_VTEP_SRC_IP, switch.vtep_ip),
+                                        (P.REPLICA_TO_VTEP_SRC_MAC, switch.router_mac),
+                                        (P.REPLICA_TO_VTEP_DST_MAC, route.next_hop_mac)))))
+    return tuple(entries)
 
 
 def _ternary_prefix(net: object, width: int) -> Ternary | None:
@@ -167,28 +168,53 @@ def acl_rule_entry(vn: VnConfig, rule: AclRule) -> Entry:
                  priority=ACL_RULE_PRIORITY_BASE + rule.priority)
 
 
-def acl_entries(vn: VnConfig) -> set[Entry]:
+def acl_entries(vn: VnConfig) -> tuple[Entry, ...]:
     """The VN's rules plus its default rule at the lowest priority."""
     default = Entry(P.ACL, {P.ACL_VNI: Ternary(vn.vni, 0xFFFFFF)},
                     P.PERMIT if vn.default_action == "permit" else P.DENY,
                     priority=ACL_DEFAULT_PRIORITY)
-    return {default, *(acl_rule_entry(vn, rule) for rule in vn.acl)}
+    return tuple(dict.fromkeys((default, *(acl_rule_entry(vn, rule) for rule in vn.acl))))
 
 
-def vm_entries(vm: VmRecord) -> set[Entry]:
-    """A local VM's entries: its VAP always; source MACs and FDB only while it is active."""
-    vap_key = {P.PORT_VLAN_TO_VNI_PORT: Exact(vm.port), P.PORT_VLAN_TO_VNI_VLAN_ID: Exact(vm.vid)}
+def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
+    """A local VM's entries: its VAP always; source MACs, FDB entries and its flood replica only
+    while it is active."""
+    vap_key = _sorted(((P.PORT_VLAN_TO_VNI_PORT, Exact(vm.port)),
+                       (P.PORT_VLAN_TO_VNI_VLAN_ID, Exact(vm.vid))))
     if not vm.active:
-        return {Entry(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP_INACTIVE,
-                      {P.SET_VAP_INACTIVE_VAP_ID: vm.vap_id})}
-    entries = {Entry(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP,
-                     {P.SET_VAP_VAP_ID: vm.vap_id, P.SET_VAP_VNI: vm.vni,
-                      P.SET_VAP_PCP: vm.pcp})}
+        return (Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP_INACTIVE,
+                                ((P.SET_VAP_INACTIVE_VAP_ID, vm.vap_id),)),)
+    vap_id, vni = Exact(vm.vap_id), Exact(vm.vni)
+    entries = [
+        Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP,
+                        _sorted(((P.SET_VAP_VAP_ID, vm.vap_id), (P.SET_VAP_VNI, vm.vni),
+                                 (P.SET_VAP_PCP, vm.pcp)))),
+        Entry.canonical(P.FLOOD_REPLICA, ((P.FLOOD_REPLICA_RID, vap_id),), P.REPLICA_TO_VAP,
+                        _sorted(((P.REPLICA_TO_VAP_VID, vm.vid),
+                                 (P.REPLICA_TO_VAP_VAP_ID, vm.vap_id)))),
+    ]
+    forward = _sorted(((P.FORWARD_LOCAL_PORT, vm.port), (P.FORWARD_LOCAL_VID, vm.vid),
+                       (P.FORWARD_LOCAL_VAP_ID, vm.vap_id)))
     for mac in vm.macs:
-        entries.add(Entry(P.VAP_SRC_MAC, {P.VAP_SRC_MAC_VAP_ID: Exact(vm.vap_id),
-                                          P.VAP_SRC_MAC_ETH_SRC: Exact(mac)}, P.ALLOW_SOURCE))
-        entries.add(Entry(P.FDB, {P.FDB_VNI: Exact(vm.vni), P.FDB_ETH_DST: Exact(mac)},
-                          P.FORWARD_LOCAL,
-                          {P.FORWARD_LOCAL_PORT: vm.port, P.FORWARD_LOCAL_VID: vm.vid,
-                           P.FORWARD_LOCAL_VAP_ID: vm.vap_id}))
-    return entries
+        eth = Exact(mac)
+        entries.append(Entry.canonical(
+            P.VAP_SRC_MAC, _sorted(((P.VAP_SRC_MAC_VAP_ID, vap_id), (P.VAP_SRC_MAC_ETH_SRC, eth))),
+            P.ALLOW_SOURCE))
+        entries.append(Entry.canonical(
+            P.FDB, _sorted(((P.FDB_VNI, vni), (P.FDB_ETH_DST, eth))), P.FORWARD_LOCAL, forward))
+    return tuple(entries)
+
+
+def remote_fdb_entry(vni: int, mac: int, vtep_ip: int) -> Entry:
+    """The FDB entry that sends frames for (VNI, MAC) over VXLAN to `vtep_ip`."""
+    return Entry.canonical(P.FDB, _sorted(((P.FDB_VNI, Exact(vni)), (P.FDB_ETH_DST, Exact(mac)))),
+                           P.FORWARD_REMOTE, ((P.FORWARD_REMOTE_VTEP_IP, vtep_ip),))
+
+
+def _sorted(pairs: tuple[tuple[str, object], ...]) -> tuple[tuple[str, object], ...]:
+    """Match fields or parameters in canonical (name) order."""
+    return tuple(sorted(pairs, key=_name))
+
+
+def _name(pair: tuple[str, object]) -> str:
+    return pair[0]

@@ -1,9 +1,14 @@
-"""A Diff -> ordered Write batches.
+"""A Diff -> the Write requests that carry it: one per change (split only when very large).
 
-The P4Runtime spec lets a server apply the updates of one WriteRequest in any order, so updates
-that depend on each other go in separate, sequentially awaited batches: DELETEs first (most
-dependent tier first), then MODIFYs, then INSERTs (least dependent tier first). Tiers follow the
-pipeline: switch base, VN (flood groups, replicas, ACL), VAP, FDB.
+One WriteRequest per change keeps a switch to one round trip per signalling request. Within it
+the updates go in dependency order - DELETEs (most dependent tier first), then MODIFYs, then
+INSERTs (least dependent tier first); tiers follow the pipeline: switch base, VN (flood groups,
+replicas, ACL), VAP, FDB - which targets that apply a batch in order (bmv2, the embedded target)
+follow. The P4Runtime spec lets a server apply a batch in any order, and that is safe here: no
+entry refers to another by handle, only by value (a VN entry names its flood group, a group its
+replica ids), and a dangling reference drops that copy of a frame for the instant the batch
+takes - it never sends a frame where the old or the new state would not. Updates to one key
+never share a batch (diff turns them into one MODIFY).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from controlplane.p4rt import p4names as P
 from controlplane.p4rt.diff import Diff
 from controlplane.p4rt.entries import Entry, Update
 
+MAX_BATCH = 8192        # updates per WriteRequest: well inside gRPC's 4 MiB default message
 TIER_BASE, TIER_VN, TIER_VAP, TIER_FDB = range(4)
 _TABLE_TIER = {
     P.PORT_ROLE: TIER_BASE, P.PUNT: TIER_BASE,
@@ -38,10 +44,7 @@ def tier(update: Update) -> int:
 
 def batches(changes: Diff) -> list[list[Update]]:
     """The Write batches to send, in order; empty batches are left out."""
-    ordered: list[list[Update]] = []
-    for level in reversed(range(4)):
-        ordered.append([u for u in changes.deletes if tier(u) == level])
-    ordered.append(list(changes.modifies))
-    for level in range(4):
-        ordered.append([u for u in changes.inserts if tier(u) == level])
-    return [batch for batch in ordered if batch]
+    ordered = sorted(changes.deletes, key=tier, reverse=True)
+    ordered += changes.modifies
+    ordered += sorted(changes.inserts, key=tier)
+    return [ordered[i:i + MAX_BATCH] for i in range(0, len(ordered), MAX_BATCH)]

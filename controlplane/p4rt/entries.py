@@ -176,6 +176,21 @@ class Entry:
         object.__setattr__(self, "params", _params_tuple(params))
         object.__setattr__(self, "priority", priority)
 
+    @classmethod
+    def canonical(cls, table: str, match: MatchItems, action: str, params: ParamItems = (),
+                  priority: int = 0) -> Entry:
+        """An entry from parts already in canonical form (tuples sorted by name, valid values),
+        as the controller's own builders make them: skips the checks of __init__, which cost
+        more than everything else in building a desired state. The schema still checks every
+        value against the P4Info before it is written."""
+        entry = object.__new__(cls)
+        object.__setattr__(entry, "table", table)
+        object.__setattr__(entry, "match", match)
+        object.__setattr__(entry, "action", action)
+        object.__setattr__(entry, "params", params)
+        object.__setattr__(entry, "priority", priority)
+        return entry
+
     def key(self) -> EntryKey:
         """Return the identity of this entry on the device: (table, match, priority)."""
         return (self.table, self.match, self.priority)
@@ -241,6 +256,15 @@ class MulticastGroup:
             raise P4ValueError(f"duplicate replicas in multicast group {group_id}")
         object.__setattr__(self, "group_id", group_id)
         object.__setattr__(self, "replicas", tuple(sorted(pairs)))
+
+    @classmethod
+    def canonical(cls, group_id: int, replicas: tuple[tuple[int, int], ...]) -> MulticastGroup:
+        """A group from replicas already sorted, unique and in range (the controller's own
+        builders); skips the checks of __init__."""
+        group = object.__new__(cls)
+        object.__setattr__(group, "group_id", group_id)
+        object.__setattr__(group, "replicas", replicas)
+        return group
 
 
 @dataclass(frozen=True, slots=True, init=False)
