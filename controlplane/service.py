@@ -14,7 +14,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from controlplane.config import ControllerConfig, HypervisorConfig, VnConfig, format_mac
 from controlplane.intent import DesiredState, desired_state
@@ -68,6 +68,8 @@ class NveService:
         self.intent = self._new_intent()
         self._mutex = asyncio.Lock()
         self._in_flight: set[str] = set()
+        self._queue: list[_Pending] = []
+        self._committer: asyncio.Task[None] | None = None
         self._subscribers: dict[str, set[asyncio.Queue[Notification]]] = {}
         # (operation, result, seconds) of every signalling request, for metrics.
         self.on_outcome: Callable[[str, str, float], None] = lambda op, result, seconds: None
@@ -106,15 +108,7 @@ class NveService:
             self.on_outcome(request.event.value, "busy", time.perf_counter() - started)
             return answer
         self._in_flight.add(request.vm_id)
-        try:
-            async with self._mutex:
-                answer = await self._handle(identity, request)
-        except Refused as refused:
-            answer = Answer(refused.reason, refused.detail)
-        except InvalidTransition as exc:
-            answer = Answer(FailReason.INVALID_REQUEST, f"VM {request.vm_id}: {exc}")
-        finally:
-            self._in_flight.discard(request.vm_id)
+        answer = await self._submit(identity, request)
         level = logging.INFO if answer.success else logging.WARNING
         log.log(level, "hypervisor=%s vm=%s %s -> %s%s", identity, request.vm_id,
                 request.event.value, "SUCCESS" if answer.success else "FAIL",
@@ -124,34 +118,106 @@ class NveService:
                         time.perf_counter() - started)
         return answer
 
+    async def _submit(self, identity: str, request: Request) -> Answer:
+        """Queue the request for the next group commit and wait for its answer (which comes
+        even when the caller gave up waiting: the commit is never cut short)."""
+        pending = _Pending(identity, request, asyncio.get_running_loop().create_future())
+        # In flight until answered, even when the caller stops waiting first.
+        pending.answer.add_done_callback(lambda _answer: self._in_flight.discard(request.vm_id))
+        self._queue.append(pending)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_queued(), name="group-commit")
+        return await asyncio.shield(pending.answer)
+
+    async def _commit_queued(self) -> None:
+        """Commit what is queued, all requests waiting at a time together: their changes go to
+        each switch in one Write and to SQLite in one transaction, so a burst of requests costs
+        little more than one. Requests that arrive meanwhile form the next group."""
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                async with self._mutex:
+                    await self._commit_group(group)
+            except Exception as exc:                  # a bug: fail this group, go on with the next
+                log.exception("group commit of %d requests failed", len(group))
+                for pending in group:
+                    if not pending.answer.done():
+                        pending.answer.set_exception(exc)
+
+    async def _commit_group(self, group: list[_Pending]) -> None:
+        planned: list[tuple[_Pending, Changes, list[Notification]]] = []
+        working = dict(self.records)          # each request sees the ones planned before it
+        for pending in group:
+            try:
+                changes, notes = self._plan(pending.identity, pending.request, working)
+            except (Refused, InvalidTransition) as exc:
+                pending.answer.set_result(_refusal(pending.request, exc))
+                continue
+            _apply(working, changes)
+            planned.append((pending, changes, notes))
+        if len(planned) == 1:
+            pending, changes, notes = planned[0]
+            pending.answer.set_result(await self._commit_one(pending, changes, notes))
+            return
+        if planned:
+            merged: Changes = {}
+            for _pending, changes, _notes in planned:
+                merged.update(changes)        # disjoint: one request per VM in flight
+            before = {key: self.records.get(key) for key in merged}
+            try:
+                await self._commit(merged, [n for _p, _c, notes in planned for n in notes])
+            except Refused as refused:
+                log.info("a group of %d requests was refused (%s): one at a time now",
+                         len(planned), refused.detail)
+            else:
+                for pending, changes, _notes in planned:
+                    pending.answer.set_result(
+                        _success(pending.identity, pending.request, changes, before))
+                return
+        for pending, _changes, _notes in planned:
+            try:
+                changes, notes = self._plan(pending.identity, pending.request, self.records)
+            except (Refused, InvalidTransition) as exc:
+                pending.answer.set_result(_refusal(pending.request, exc))
+                continue
+            pending.answer.set_result(await self._commit_one(pending, changes, notes))
+
+    async def _commit_one(self, pending: _Pending, changes: Changes,
+                          notes: list[Notification]) -> Answer:
+        before = {key: self.records.get(key) for key in changes}
+        try:
+            await self._commit(changes, notes)
+        except Refused as refused:
+            return _refusal(pending.request, refused)
+        return _success(pending.identity, pending.request, changes, before)
+
     async def _handle(self, identity: str, request: Request) -> Answer:
+        """Plan one request against the current records and commit it (Refused when it
+        cannot be done)."""
+        changes, notes = self._plan(identity, request, self.records)
+        before = {key: self.records.get(key) for key in changes}
+        await self._commit(changes, notes)
+        return _success(identity, request, changes, before)
+
+    def _plan(self, identity: str, request: Request,
+              records: Mapping[Key, VmRecord]) -> tuple[Changes, list[Notification]]:
+        """The record changes `request` asks for, given `records`; Refused or
+        InvalidTransition when it cannot be done."""
         hv = self.cfg.hypervisor(identity)
         if hv is None:
             raise Refused(FailReason.FAILED_AUTHORIZATION,
                           f"hypervisor {identity!r} is not known to this NVE")
         now = self.clock()
-        key = (request.vm_id, identity)
-        current = self.records.get(key)
+        current = records.get((request.vm_id, identity))
         if isinstance(request, VmRefRequest):
-            changes, notes = self._ref_request(hv, request, current, now)
-        else:
-            changes, notes = self._vm_request(hv, request, current, now)
-        previous = dict(self.records)
-        await self._commit(changes, notes)
-        for (vm_id, hypervisor), changed in changes.items():
-            before = previous.get((vm_id, hypervisor))
-            log.info("hypervisor=%s vm=%s state=%s->%s", hypervisor, vm_id,
-                     before.phase if before else NONE,
-                     changed.phase if changed else State.TERMINATED.value)
-        record = changes.get(key)
-        if record is None:
-            return Answer(None, state=State.TERMINATED.value)
-        return Answer(None, vid=record.vid, pcp=record.pcp, state=str(record.phase))
+            return self._ref_request(hv, request, current, now, records)
+        return self._vm_request(hv, request, current, now, records)
 
     def _ref_request(self, hv: HypervisorConfig, request: VmRefRequest,
-                     current: VmRecord | None, now: float) -> tuple[Changes, list[Notification]]:
+                     current: VmRecord | None, now: float,
+                     records: Mapping[Key, VmRecord]) -> tuple[Changes, list[Notification]]:
         if current is None:
-            owners = sorted({r.hypervisor for r in self.records.values()
+            owners = sorted({r.hypervisor for r in records.values()
                              if r.vm_id == request.vm_id})
             if owners:
                 log.warning("hypervisor=%s touched VM %s of %s", hv.name, request.vm_id, owners)
@@ -165,7 +231,7 @@ class NveService:
         if step.phase.active and not current.active:
             # A resumed copy must not run beside the copy that immigrated elsewhere meanwhile
             # (two active copies would want the same FDB entries).
-            active = [r for r in self.records.values() if r.vm_id == current.vm_id
+            active = [r for r in records.values() if r.vm_id == current.vm_id
                       and r.hypervisor != current.hypervisor and r.active]
             if active:
                 raise Refused(FailReason.CONFLICT_POLICIES,
@@ -175,11 +241,12 @@ class NveService:
         return {key: current.with_phase(step.phase, now)}, []
 
     def _vm_request(self, hv: HypervisorConfig, request: VmRequest, current: VmRecord | None,
-                    now: float) -> tuple[Changes, list[Notification]]:
+                    now: float, records: Mapping[Key, VmRecord]
+                    ) -> tuple[Changes, list[Notification]]:
         if request.event in (Event.PRE_ASSOCIATE, Event.ASSOCIATE):
             # Only Immigration moves a VM between hypervisors; a plain (pre-)association of a
             # VM another hypervisor holds would displace it.
-            owners = sorted({r.hypervisor for r in self.records.values()
+            owners = sorted({r.hypervisor for r in records.values()
                              if r.vm_id == request.vm_id and r.hypervisor != hv.name})
             if owners:
                 log.warning("hypervisor=%s refused: %s of VM %s, which belongs to %s",
@@ -197,14 +264,15 @@ class NveService:
         if nve != hv.switch:
             raise Refused(FailReason.FAILED_AUTHORIZATION,
                           f"hypervisor {hv.name} is attached to {hv.switch}, not {nve}")
+        nve = hv.switch                   # the configuration's string, shared by its records
         port = request.port or hv.ports[0]
         if port not in hv.ports:
             raise Refused(FailReason.FAILED_AUTHORIZATION,
                           f"hypervisor {hv.name} is not attached to {nve} port {port}")
         pcp = self._pcp(vn, request.vm_class)
-        self._check_conflicts(request, vn)
+        self._check_conflicts(request, vn, records)
         step = transition(current.phase if current else NONE, request.event)
-        others = [r for r in self.records.values() if (r.vm_id, r.hypervisor) != (request.vm_id, hv.name)]
+        others = [r for r in records.values() if (r.vm_id, r.hypervisor) != (request.vm_id, hv.name)]
         same_place = current is not None and current.switch == nve and current.port == port
         vid = choose_vid(others, nve, port, request.vm_id, request.requested_vid,
                          current.vid if same_place else None)
@@ -221,7 +289,7 @@ class NveService:
         notes: list[Notification] = []
         if record.active:
             # The later association wins: any other active copy of the VM steps aside.
-            for other in self.records.values():
+            for other in records.values():
                 if other.vm_id == record.vm_id and other.hypervisor != hv.name and other.active:
                     changes[(other.vm_id, other.hypervisor)] = other.with_phase(
                         Phase(State.ASSOCIATED, emigrated=True), now)
@@ -251,9 +319,10 @@ class NveService:
                           f"{sorted(vn.pcp_classes)}")
         return vn.pcp_classes[vm_class]
 
-    def _check_conflicts(self, request: VmRequest, vn: VnConfig) -> None:
+    def _check_conflicts(self, request: VmRequest, vn: VnConfig,
+                         records: Mapping[Key, VmRecord]) -> None:
         wanted = set(request.macs)
-        for other in self.records.values():
+        for other in records.values():
             if other.vm_id == request.vm_id:
                 if other.vni != vn.vni and other.hypervisor != "":
                     if other.active or other.phase.emigrated:
@@ -563,6 +632,43 @@ class NveService:
             raise Refused(FailReason.INVALID_REQUEST,
                           f"unknown NVE {nve!r}; known: {sorted(self.agents)}")
         return self.agents[nve]
+
+
+@dataclass
+class _Pending:
+    """A signalling request waiting for its group commit."""
+
+    identity: str
+    request: Request
+    answer: asyncio.Future[Answer]
+
+
+def _apply(records: dict[Key, VmRecord], changes: Changes) -> None:
+    for key, record in changes.items():
+        if record is None:
+            records.pop(key, None)
+        else:
+            records[key] = record
+
+
+def _refusal(request: Request, exc: Exception) -> Answer:
+    if isinstance(exc, Refused):
+        return Answer(exc.reason, exc.detail)
+    return Answer(FailReason.INVALID_REQUEST, f"VM {request.vm_id}: {exc}")
+
+
+def _success(identity: str, request: Request, changes: Changes,
+             before: Mapping[Key, VmRecord | None]) -> Answer:
+    """Log the state changes of a committed request; its SUCCESS answer."""
+    for (vm_id, hypervisor), changed in changes.items():
+        prior = before.get((vm_id, hypervisor))
+        log.info("hypervisor=%s vm=%s state=%s->%s", hypervisor, vm_id,
+                 prior.phase if prior else NONE,
+                 changed.phase if changed else State.TERMINATED.value)
+    record = changes.get((request.vm_id, identity))
+    if record is None:
+        return Answer(None, state=State.TERMINATED.value)
+    return Answer(None, vid=record.vid, pcp=record.pcp, state=str(record.phase))
 
 
 def _full_table_name(name: str) -> str:

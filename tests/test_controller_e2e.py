@@ -263,3 +263,57 @@ async def test_operator_migration(tmp_path: Path) -> None:
             assert Ether(out[("nve2", 1)][0])[Dot1Q].vlan == b.vid
             assert ("nve1", 4) not in out
             assert (await net.service.read_tables("nve1", P.PORT_VLAN_TO_VNI)).rows == ()
+
+
+async def test_concurrent_requests_commit_as_a_group(tmp_path: Path) -> None:
+    """Requests that wait together are written together (fewer Writes than requests), each
+    planned after the ones before it: a MAC two of them claim goes to the first, and every
+    answer is the one a request alone would get."""
+    vms = [f"44444444-0000-0000-0000-{n:012d}" for n in range(12)]
+    async with lab(tmp_path) as net, net.running_controller():
+        async with net.client("hv1") as hv1:
+            nve1 = net.service.agents["nve1"]
+            batches_before = nve1.stats.batches
+            answers = await asyncio.gather(*(
+                hv1.signal(vm_request(Event.ASSOCIATE, vm, f"52:54:00:00:01:{n:02x}"))
+                for n, vm in enumerate(vms)))
+            assert all(a.success for a in answers), answers
+            assert len({a.vid for a in answers}) == len(vms)         # no VID handed out twice
+            assert nve1.stats.batches - batches_before < len(vms)
+            for n, answer in enumerate(answers):                    # every VM forwards
+                out = await net.send("nve1", 1, vm_frame(f"52:54:00:00:01:{n:02x}",
+                                                         "ff:ff:ff:ff:ff:ff", answer.vid))
+                assert ("nve1", 4) in out
+
+            clash = await asyncio.gather(
+                hv1.signal(vm_request(Event.ASSOCIATE, VM_A, MAC_A)),
+                hv1.signal(vm_request(Event.ASSOCIATE, VM_B, MAC_A)))
+            assert [a.success for a in clash] == [True, False]
+            assert clash[1].reason is FailReason.CONFLICT_POLICIES and VM_A in clash[1].detail
+            state = net.service.desired("nve1")
+            assert state == net.service.desired("nve1", net.service.records)
+
+
+async def test_a_refused_group_is_retried_one_at_a_time(tmp_path: Path, caplog) -> None:
+    """Room for two more source MACs, four concurrent associations: the group does not fit, so
+    each is tried alone - two get in, two are refused with the table named, nothing is
+    half-done."""
+    vms = [f"55555555-0000-0000-0000-{n:012d}" for n in range(4)]
+    caplog.set_level("INFO", logger="controlplane.service")
+    async with lab(tmp_path) as net, net.running_controller():
+        async with net.client("hv1") as hv1:
+            net.service.capacities["vap_src_mac"] = 2
+            answers = await asyncio.gather(*(
+                hv1.signal(vm_request(Event.ASSOCIATE, vm, f"52:54:00:00:02:{n:02x}"))
+                for n, vm in enumerate(vms)))
+            admitted = {vm for vm, a in zip(vms, answers) if a.success}
+            refused = [a for a in answers if not a.success]
+            assert len(admitted) == 2 and len(refused) == 2, answers
+            assert all(a.reason is FailReason.NON_SUFFICIENT_RESOURCES
+                       and "vap_src_mac" in a.detail for a in refused)
+            assert {r.vm_id for r in net.service.records.values()} == admitted
+            assert "requests was refused (table vap_src_mac" in caplog.text
+            nve1 = net.service.agents["nve1"]
+            wanted = net.service.desired("nve1")
+            assert nve1.installed == set(wanted.entries | wanted.groups)
+            assert wanted == net.service.desired("nve1", net.service.records)

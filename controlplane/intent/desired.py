@@ -15,6 +15,7 @@ checks every value against the P4Info when it is written.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -54,7 +55,7 @@ def desired_state(cfg: ControllerConfig, switch: SwitchConfig, vms: Iterable[VmR
                   locations: Iterable[Location]) -> DesiredState:
     """All entries `switch` must hold, given every VM record and every known location of
     other controllers' VMs (the same slices the incremental tracker keeps, built at once)."""
-    from controlplane.intent.tracker import Intent  # noqa: PLC0415 - the tracker builds on us
+    from controlplane.intent.tracker import Intent  # the tracker builds on this module
 
     intent = Intent(cfg, [switch], records=vms, external=locations)
     return intent.state(switch.name)
@@ -179,12 +180,12 @@ def acl_entries(vn: VnConfig) -> tuple[Entry, ...]:
 def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
     """A local VM's entries: its VAP always; source MACs, FDB entries and its flood replica only
     while it is active."""
-    vap_key = _sorted(((P.PORT_VLAN_TO_VNI_PORT, Exact(vm.port)),
+    vap_key = _sorted((_port_field(P.PORT_VLAN_TO_VNI_PORT, vm.port),
                        (P.PORT_VLAN_TO_VNI_VLAN_ID, Exact(vm.vid))))
     if not vm.active:
         return (Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP_INACTIVE,
                                 ((P.SET_VAP_INACTIVE_VAP_ID, vm.vap_id),)),)
-    vap_id, vni = Exact(vm.vap_id), Exact(vm.vni)
+    vap_id = Exact(vm.vap_id)
     entries = [
         Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP,
                         _sorted(((P.SET_VAP_VAP_ID, vm.vap_id), (P.SET_VAP_VNI, vm.vni),
@@ -195,26 +196,41 @@ def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
     ]
     forward = _sorted(((P.FORWARD_LOCAL_PORT, vm.port), (P.FORWARD_LOCAL_VID, vm.vid),
                        (P.FORWARD_LOCAL_VAP_ID, vm.vap_id)))
+    source_vap = (P.VAP_SRC_MAC_VAP_ID, vap_id)
     for mac in vm.macs:
         eth = Exact(mac)
         entries.append(Entry.canonical(
-            P.VAP_SRC_MAC, _sorted(((P.VAP_SRC_MAC_VAP_ID, vap_id), (P.VAP_SRC_MAC_ETH_SRC, eth))),
-            P.ALLOW_SOURCE))
+            P.VAP_SRC_MAC, _sorted((source_vap, (P.VAP_SRC_MAC_ETH_SRC, eth))), P.ALLOW_SOURCE))
         entries.append(Entry.canonical(
-            P.FDB, _sorted(((P.FDB_VNI, vni), (P.FDB_ETH_DST, eth))), P.FORWARD_LOCAL, forward))
+            P.FDB, _sorted((_fdb_vni(vm.vni), (P.FDB_ETH_DST, eth))), P.FORWARD_LOCAL, forward))
     return tuple(entries)
 
 
 def remote_fdb_entry(vni: int, mac: int, vtep_ip: int) -> Entry:
     """The FDB entry that sends frames for (VNI, MAC) over VXLAN to `vtep_ip`."""
-    return Entry.canonical(P.FDB, _sorted(((P.FDB_VNI, Exact(vni)), (P.FDB_ETH_DST, Exact(mac)))),
-                           P.FORWARD_REMOTE, ((P.FORWARD_REMOTE_VTEP_IP, vtep_ip),))
+    return Entry.canonical(P.FDB, _sorted((_fdb_vni(vni), (P.FDB_ETH_DST, Exact(mac)))),
+                           P.FORWARD_REMOTE, _remote_params(vtep_ip))
+
+
+# Parts many entries have in common are made once and shared: a desired state holds one entry
+# per VM MAC on every switch of its VN, so each shared part saves memory per MAC. The keys are
+# bounded (VNIs, ports, VTEPs), so the caches are too.
+@functools.cache
+def _fdb_vni(vni: int) -> tuple[str, Exact]:
+    return (P.FDB_VNI, Exact(vni))
+
+
+@functools.cache
+def _port_field(name: str, port: int) -> tuple[str, Exact]:
+    return (name, Exact(port))
+
+
+@functools.cache
+def _remote_params(vtep_ip: int) -> tuple[tuple[str, int], ...]:
+    return ((P.FORWARD_REMOTE_VTEP_IP, vtep_ip),)
 
 
 def _sorted(pairs: tuple[tuple[str, object], ...]) -> tuple[tuple[str, object], ...]:
-    """Match fields or parameters in canonical (name) order."""
-    return tuple(sorted(pairs, key=_name))
-
-
-def _name(pair: tuple[str, object]) -> str:
-    return pair[0]
+    """Match fields or parameters in canonical (name) order. Names are unique, so tuple
+    comparison never reaches the values: a plain sort, with no Python key function."""
+    return tuple(sorted(pairs))  # type: ignore[type-var]

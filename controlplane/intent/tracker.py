@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controlplane.config import ControllerConfig, SwitchConfig, StaticHost
+from controlplane.config import ControllerConfig, StaticHost, SwitchConfig
 from controlplane.intent.desired import (
     DesiredState,
     Item,
@@ -90,7 +90,7 @@ class Intent:
         # Indexes of the inputs.
         self._local: dict[str, dict[str, tuple[VmRecord, ...]]] = {n: {} for n in self.switches}
         self._vn_vms: dict[tuple[str, int], set[str]] = {}      # (switch, vni) -> VM ids there
-        self._own: dict[LocKey, tuple[Key, int]] = {}           # our active MACs -> VTEP
+        self._own: dict[int, VmRecord] = {}                     # our active MACs' records
         self._external: dict[LocKey, int] = {}                 # set below, with the static hosts
         self._where: dict[int, dict[int, int]] = {}             # vni -> mac -> VTEP in effect
         self._vteps: dict[int, Counter[int]] = {}               # vni -> VTEP -> MACs there
@@ -152,10 +152,10 @@ class Intent:
                  moved: set[LocKey]) -> None:
         if record.active:
             for mac in record.macs:
-                loc = (record.vni, mac)
-                if self._own.get(loc, (None,))[0] == key:
-                    del self._own[loc]
-                    moved.add(loc)
+                owner = self._own.get(mac)
+                if owner is not None and (owner.vm_id, owner.hypervisor) == key:
+                    del self._own[mac]
+                    moved.add((record.vni, mac))
         local = self._local.get(record.switch)
         if local is None:
             return
@@ -175,10 +175,9 @@ class Intent:
 
     def _index(self, key: Key, record: VmRecord, dirty: dict[str, _Dirty],
                moved: set[LocKey]) -> None:
-        vtep = self._vtep_of.get(record.switch)
-        if record.active and vtep is not None:
+        if record.active and record.switch in self._vtep_of:
             for mac in record.macs:
-                self._own[(record.vni, mac)] = (key, vtep)
+                self._own[mac] = record
                 moved.add((record.vni, mac))
         local = self._local.get(record.switch)
         if local is None:
@@ -203,8 +202,11 @@ class Intent:
         """Bring the effective locations of `moved` up to date; mark what they feed."""
         for loc in moved:
             vni, mac = loc
-            own = self._own.get(loc)
-            now = own[1] if own is not None else self._external.get(loc)
+            own = self._own.get(mac)
+            if own is not None and own.vni == vni:
+                now: int | None = self._vtep_of[own.switch]
+            else:
+                now = self._external.get(loc)
             where = self._where.setdefault(vni, {})
             before = where.get(mac)
             if now == before:

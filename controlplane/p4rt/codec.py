@@ -14,7 +14,7 @@ from finsy.proto import p4r
 
 from controlplane.p4rt.entries import Exact, Lpm, MatchValue, Optional, Range, Ternary
 from controlplane.p4rt.errors import P4ValueError
-from controlplane.p4rt.p4info import ActionInfo, BitsInfo, MatchFieldInfo, NamedIds
+from controlplane.p4rt.p4info import ActionInfo, BitsInfo, MatchFieldInfo, MatchKind, NamedIds
 
 
 def check_width(what: str, value: int, width: int) -> None:
@@ -73,11 +73,22 @@ def encode_match(field: MatchFieldInfo, value: MatchValue) -> p4r.FieldMatch:
     raise AssertionError(f"unreachable: {value!r}")
 
 
+def _fits(data: bytes, width: int) -> int | None:
+    """The value of a device's byte string when it is non-empty and fits `width` bits (the
+    common case, checked without building an error message)."""
+    value = int.from_bytes(data, "big")
+    return value if data and not value >> width else None
+
+
 def decode_match(table: str, field: MatchFieldInfo, msg: p4r.FieldMatch) -> MatchValue | None:
     """Decode one match field of `table`; None for a don't-care (canonical: omitted)."""
-    what = f"table {table} match field {field.name!r}"
     width = field.bitwidth
     kind = msg.WhichOneof("field_match_type")
+    if kind == "exact" and field.kind is MatchKind.EXACT:      # most fields: the fast path
+        value = _fits(msg.exact.value, width)
+        if value is not None:
+            return Exact(value)
+    what = f"table {table} match field {field.name!r}"
     if field.kind is None or kind != field.kind.name.lower():
         raise P4ValueError(f"{what}: device sent a {kind} match, the P4Info says {field.kind}")
     match kind:
@@ -110,8 +121,11 @@ def decode_params(action: ActionInfo, params: Iterable[p4r.Action.Param]) -> lis
     result: list[tuple[str, int]] = []
     for param in params:
         info = action.params.from_device(param.param_id)
-        what = f"action {action.name} parameter {info.name!r}"
-        result.append((info.name, decode_value(what, param.value, info.bitwidth)))
+        value = _fits(param.value, info.bitwidth)
+        if value is None:
+            value = decode_value(f"action {action.name} parameter {info.name!r}", param.value,
+                                 info.bitwidth)
+        result.append((info.name, value))
     return result
 
 

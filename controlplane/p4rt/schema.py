@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from finsy.p4entity import P4Replica, encode_replica
 from finsy.p4schema import P4RuntimeVersion, P4SchemaCache
@@ -335,7 +336,15 @@ class PipelineSchema:
             value = decode_match(table.name, field, field_msg)
             if value is not None:
                 match.append((field.name, value))
-        return Entry(table.name, match, action.name, params, msg.priority)
+        # Every value is width-checked above: build the entry without Entry's own (costly)
+        # checks, which restarts would pay for every entry they read back.
+        if len({name for name, _ in match}) != len(match) or \
+                len({name for name, _ in params}) != len(params):
+            raise P4ValueError(f"table {table.name}: a match field or parameter sent twice")
+        if msg.priority < 0:
+            raise P4ValueError(f"table {table.name}: negative priority {msg.priority}")
+        return Entry.canonical(table.name, _by_name(match), action.name, _by_name(params),
+                               msg.priority)
 
     def decode_value_set(self, msg: p4r.ValueSetEntry) -> ValueSet:
         """Decode a value set read from the device."""
@@ -415,3 +424,12 @@ class PipelineSchema:
         if header is None and required:
             raise P4ValueError(f"the P4Info has no {name} controller header, metadata given")
         return header
+
+
+_T = TypeVar("_T")
+
+
+def _by_name(pairs: list[tuple[str, _T]]) -> tuple[tuple[str, _T], ...]:
+    """Pairs in name order (canonical form). Names are unique (checked before), so tuple
+    comparison never reaches the values: a plain sort, with no Python key function."""
+    return tuple(sorted(pairs))  # type: ignore[type-var]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,12 +43,19 @@ def _to_json(record: VmRecord) -> str:
 
 def _from_json(text: str) -> VmRecord:
     raw = json.loads(text)
+    # Names repeat across records: one copy of each (thousands of records share a few).
     return VmRecord(
-        vm_id=raw["vm_id"], hypervisor=raw["hypervisor"], switch=raw["switch"], port=raw["port"],
-        vni=raw["vni"], macs=tuple(raw["macs"]), ipv4=tuple(raw["ipv4"]), ipv6=tuple(raw["ipv6"]),
+        vm_id=raw["vm_id"], hypervisor=sys.intern(raw["hypervisor"]),
+        switch=sys.intern(raw["switch"]), port=raw["port"], vni=raw["vni"],
+        macs=tuple(raw["macs"]), ipv4=tuple(raw["ipv4"]), ipv6=tuple(raw["ipv6"]),
         vid=raw["vid"], pcp=raw["pcp"], vap_id=raw["vap_id"],
-        phase=Phase(State(raw["state"]), raw["emigrated"]), last_seen=raw["last_seen"],
-        origin=Origin(raw["origin"]), vm_class=raw["vm_class"])
+        phase=_phase(raw["state"], raw["emigrated"]), last_seen=raw["last_seen"],
+        origin=Origin(raw["origin"]), vm_class=sys.intern(raw["vm_class"]))
+
+
+@functools.cache
+def _phase(state: str, emigrated: bool) -> Phase:
+    return Phase(State(state), emigrated)
 
 
 class VmStore:
