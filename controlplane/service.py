@@ -330,8 +330,8 @@ class NveService:
                                       f"VM {request.vm_id} is in VNI {other.vni} at "
                                       f"{other.switch}; it cannot join VNI {vn.vni}")
                 continue
-            clash = wanted & set(other.macs)
-            if clash:
+            if not wanted.isdisjoint(other.macs):
+                clash = wanted.intersection(other.macs)
                 raise Refused(FailReason.CONFLICT_POLICIES,
                               f"MAC {format_mac(min(clash))} is bound to VM {other.vm_id} "
                               f"(VNI {other.vni})")
