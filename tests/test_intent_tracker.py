@@ -55,7 +55,7 @@ def one_active_copy(records: dict, new: VmRecord) -> dict:
     return changes
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(steps_st)
 def test_incremental_equals_from_scratch(steps: list[tuple]) -> None:
     intent = Intent(CFG)

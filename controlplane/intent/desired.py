@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from controlplane.config import AclRule, ControllerConfig, SwitchConfig, VnConfig
 from controlplane.model import Location, VmRecord
 from controlplane.p4rt import p4names as P
-from controlplane.p4rt.entries import Entry, Exact, Lpm, MulticastGroup, Ternary
+from controlplane.p4rt.entries import Entry, Exact, Lpm, MulticastGroup, Ternary, exact
 
 ETHERTYPE_LLDP = 0x88CC
 ETHERTYPE_ECP = 0x8940
@@ -181,11 +181,11 @@ def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
     """A local VM's entries: its VAP always; source MACs, FDB entries and its flood replica only
     while it is active."""
     vap_key = _sorted((_port_field(P.PORT_VLAN_TO_VNI_PORT, vm.port),
-                       (P.PORT_VLAN_TO_VNI_VLAN_ID, Exact(vm.vid))))
+                       (P.PORT_VLAN_TO_VNI_VLAN_ID, exact(vm.vid))))
     if not vm.active:
         return (Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP_INACTIVE,
                                 ((P.SET_VAP_INACTIVE_VAP_ID, vm.vap_id),)),)
-    vap_id = Exact(vm.vap_id)
+    vap_id = exact(vm.vap_id)
     entries = [
         Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP,
                         _sorted(((P.SET_VAP_VAP_ID, vm.vap_id), (P.SET_VAP_VNI, vm.vni),
@@ -198,7 +198,7 @@ def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
                        (P.FORWARD_LOCAL_VAP_ID, vm.vap_id)))
     source_vap = (P.VAP_SRC_MAC_VAP_ID, vap_id)
     for mac in vm.macs:
-        eth = Exact(mac)
+        eth = exact(mac)
         entries.append(Entry.canonical(
             P.VAP_SRC_MAC, _sorted((source_vap, (P.VAP_SRC_MAC_ETH_SRC, eth))), P.ALLOW_SOURCE))
         entries.append(Entry.canonical(
@@ -208,7 +208,7 @@ def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
 
 def remote_fdb_entry(vni: int, mac: int, vtep_ip: int) -> Entry:
     """The FDB entry that sends frames for (VNI, MAC) over VXLAN to `vtep_ip`."""
-    return Entry.canonical(P.FDB, _sorted((_fdb_vni(vni), (P.FDB_ETH_DST, Exact(mac)))),
+    return Entry.canonical(P.FDB, _sorted((_fdb_vni(vni), (P.FDB_ETH_DST, exact(mac)))),
                            P.FORWARD_REMOTE, _remote_params(vtep_ip))
 
 
@@ -217,12 +217,12 @@ def remote_fdb_entry(vni: int, mac: int, vtep_ip: int) -> Entry:
 # bounded (VNIs, ports, VTEPs), so the caches are too.
 @functools.cache
 def _fdb_vni(vni: int) -> tuple[str, Exact]:
-    return (P.FDB_VNI, Exact(vni))
+    return (P.FDB_VNI, exact(vni))
 
 
 @functools.cache
 def _port_field(name: str, port: int) -> tuple[str, Exact]:
-    return (name, Exact(port))
+    return (name, exact(port))
 
 
 @functools.cache

@@ -13,6 +13,7 @@ other controllers published (`external`, plus the configured static hosts) for t
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -155,7 +156,7 @@ class Intent:
                 owner = self._own.get(mac)
                 if owner is not None and (owner.vm_id, owner.hypervisor) == key:
                     del self._own[mac]
-                    moved.add((record.vni, mac))
+                moved.add((record.vni, mac))     # even when another record took the MAC over
         local = self._local.get(record.switch)
         if local is None:
             return
@@ -346,6 +347,7 @@ def _account(s: _Slices, old: Iterable[Item], new: Iterable[Item], delta: Delta)
             s.counts[_short(item.table)] += 1
 
 
+@functools.cache
 def _short(table: str) -> str:
     return table.rsplit(".", 1)[-1]
 

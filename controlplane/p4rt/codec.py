@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from finsy import p4values
 from finsy.proto import p4r
 
-from controlplane.p4rt.entries import Exact, Lpm, MatchValue, Optional, Range, Ternary
+from controlplane.p4rt.entries import Exact, Lpm, MatchValue, Optional, Range, Ternary, exact
 from controlplane.p4rt.errors import P4ValueError
 from controlplane.p4rt.p4info import ActionInfo, BitsInfo, MatchFieldInfo, MatchKind, NamedIds
 
@@ -87,7 +87,7 @@ def decode_match(table: str, field: MatchFieldInfo, msg: p4r.FieldMatch) -> Matc
     if kind == "exact" and field.kind is MatchKind.EXACT:      # most fields: the fast path
         value = _fits(msg.exact.value, width)
         if value is not None:
-            return Exact(value)
+            return exact(value)
     what = f"table {table} match field {field.name!r}"
     if field.kind is None or kind != field.kind.name.lower():
         raise P4ValueError(f"{what}: device sent a {kind} match, the P4Info says {field.kind}")
@@ -119,11 +119,13 @@ def decode_match(table: str, field: MatchFieldInfo, msg: p4r.FieldMatch) -> Matc
 def decode_params(action: ActionInfo, params: Iterable[p4r.Action.Param]) -> list[tuple[str, int]]:
     """Decode action parameters by id."""
     result: list[tuple[str, int]] = []
+    by_id = action.params.by_id
     for param in params:
-        info = action.params.from_device(param.param_id)
-        value = _fits(param.value, info.bitwidth)
+        info = by_id.get(param.param_id) or action.params.from_device(param.param_id)
+        data = param.value
+        value = _fits(data, info.bitwidth)
         if value is None:
-            value = decode_value(f"action {action.name} parameter {info.name!r}", param.value,
+            value = decode_value(f"action {action.name} parameter {info.name!r}", data,
                                  info.bitwidth)
         result.append((info.name, value))
     return result

@@ -42,6 +42,15 @@ class Exact:
         _check_uint("Exact", "value", self.value)
 
 
+def exact(value: int) -> Exact:
+    """Exact(value) for a value already known to be a non-negative int (decoded and
+    width-checked, or built by the controller): without __post_init__'s check, which costs
+    more than the rest of building one."""
+    match = object.__new__(Exact)
+    object.__setattr__(match, "value", value)
+    return match
+
+
 @dataclass(frozen=True, slots=True)
 class Lpm:
     """Longest-prefix match: the top `prefix_len` bits of `value`; host bits must be 0."""

@@ -319,32 +319,37 @@ class PipelineSchema:
     # -- decoding ----------------------------------------------------------------
 
     def decode_table_entry(self, msg: p4r.TableEntry) -> Entry | DefaultAction:
-        """Decode a table entry read from the device into our canonical form."""
+        """Decode a table entry read from the device into our canonical form.
+
+        A restart decodes every installed entry, so this is written for speed: each protobuf
+        sub-message is fetched once, and every value is width-checked here, so the entry is
+        built without Entry's own (costly) checks."""
         table = self._index.tables.from_device(msg.table_id)
-        if msg.action.WhichOneof("type") != "action":
+        table_action = msg.action
+        kind = table_action.WhichOneof("type")
+        if kind != "action":
             raise P4ValueError(
-                f"table {table.name}: only direct actions are supported, "
-                f"got {msg.action.WhichOneof('type')!r}"
-            )
-        action = self._index.actions.from_device(msg.action.action.action_id)
-        params = decode_params(action, msg.action.action.params)
+                f"table {table.name}: only direct actions are supported, got {kind!r}")
+        call = table_action.action
+        action = self._index.actions.from_device(call.action_id)
+        params = decode_params(action, call.params)
         if msg.is_default_action:
             return DefaultAction(table.name, action.name, params)
         match: list[tuple[str, MatchValue]] = []
+        fields = table.fields
         for field_msg in msg.match:
-            field = table.fields.from_device(field_msg.field_id)
+            field = fields.from_device(field_msg.field_id)
             value = decode_match(table.name, field, field_msg)
             if value is not None:
                 match.append((field.name, value))
-        # Every value is width-checked above: build the entry without Entry's own (costly)
-        # checks, which restarts would pay for every entry they read back.
-        if len({name for name, _ in match}) != len(match) or \
-                len({name for name, _ in params}) != len(params):
-            raise P4ValueError(f"table {table.name}: a match field or parameter sent twice")
-        if msg.priority < 0:
-            raise P4ValueError(f"table {table.name}: negative priority {msg.priority}")
+        for pairs in (match, params):
+            if len(pairs) > 1 and len({name for name, _ in pairs}) != len(pairs):
+                raise P4ValueError(f"table {table.name}: a match field or parameter sent twice")
+        priority = msg.priority
+        if priority < 0:
+            raise P4ValueError(f"table {table.name}: negative priority {priority}")
         return Entry.canonical(table.name, _by_name(match), action.name, _by_name(params),
-                               msg.priority)
+                               priority)
 
     def decode_value_set(self, msg: p4r.ValueSetEntry) -> ValueSet:
         """Decode a value set read from the device."""
