@@ -369,8 +369,11 @@ class NveService:
             for group in (gaining, [n for n in self.agents if n not in gaining]):
                 applied += group
                 await self._apply_deltas({n: deltas[n] for n in group})
-            self.store.commit([r for r in changes.values() if r is not None],
-                              [k for k, r in changes.items() if r is None])
+            # In a worker thread: requests that arrive during the fsync (or a lock wait) are
+            # received meanwhile and form the next group.
+            await asyncio.to_thread(self.store.commit,
+                                    [r for r in changes.values() if r is not None],
+                                    [k for k, r in changes.items() if r is None])
             stored = True
             # Last: a claim on the shared mapping authority (etcd) is the commit point.
             await self.mapping.publish(self.records, proposed)

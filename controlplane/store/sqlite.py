@@ -66,7 +66,10 @@ class VmStore:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(str(path), timeout=2.0, isolation_level=None)
+            # One thread at a time, not always the same one: the service commits from a worker
+            # thread (its lock held), so that the event loop serves requests during the fsync.
+            self._db = sqlite3.connect(str(path), timeout=2.0, isolation_level=None,
+                                       check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(SCHEMA)
