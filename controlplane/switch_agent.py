@@ -146,9 +146,8 @@ class SwitchAgent:
             wanted = desired.entries | desired.groups
             written = await self._write(diff(wanted, self.installed))
             # Also when nothing was written: the desired state's items replace equal ones read
-            # back, so the two share one copy of each entry. (Equal to what the switch holds,
-            # `wanted` has one item per key: a copy keeps the hashes, nothing to check.)
-            self.installed = self._as_written(wanted) if written else set(wanted)
+            # back, so the two share one copy of each entry.
+            self.installed = self._as_written(wanted)
             return written
 
     async def apply_delta(self, delta: Delta, desired: Callable[[], DesiredState]) -> int:
