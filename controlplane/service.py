@@ -1,10 +1,14 @@
 """The NVE service: signalling requests -> lifecycle -> records -> desired state -> switches.
 
-One mutation at a time (a global lock); a second request for a VM whose first is still in
-flight is answered BUSY. Each mutation computes the new set of VM records, writes the
-difference to every switch (switches that gain an active VM first: make-before-break), commits
-the records to SQLite, and only then answers SUCCESS. Any failure on the way rolls the switches
-back to the previous desired state and answers FAIL: never half-installed.
+One mutation at a time (a lock); a second request for a VM whose first is still in flight is
+answered BUSY. Signalling requests queue for a group commit: the requests waiting when the
+previous commit ends are planned one after the other (each sees the ones before it) and
+committed as one mutation. A mutation updates the desired state (controlplane.intent.tracker,
+in proportion to the change), writes the difference to every switch (switches that gain an
+active VM first: make-before-break), commits the records to SQLite, and only then answers
+SUCCESS. Any failure on the way rolls the switches back to the previous desired state and
+answers FAIL: never half-installed. A group that fails is retried one request at a time, so each
+request gets the answer it would have got alone.
 """
 
 from __future__ import annotations

@@ -172,7 +172,8 @@ def _embedded(names: Sequence[str], workdir: Path, attempts: int = 3) -> dict[st
                 pending.append(name)
         if not pending:
             break
-    return switches
+    # In the order asked for, also when one was started again: configs number switches by it.
+    return {name: switches[name] for name in names}
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:

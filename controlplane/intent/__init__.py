@@ -1,6 +1,8 @@
 """Desired table state: VM records plus static config -> the entries each switch must hold.
 
-Pure functions; no I/O and no clock. The reconciler diffs their output against what is installed.
+No I/O and no clock. `desired.py` builds the entries slice by slice; `tracker.py` keeps every
+switch's slices up to date change by change and says what each change added and removed; the
+switch agent writes that, or diffs the whole state against what it read back.
 """
 
 from controlplane.intent.desired import DesiredState, desired_state

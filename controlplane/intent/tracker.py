@@ -97,11 +97,11 @@ class Intent:
         self._vteps: dict[int, Counter[int]] = {}               # vni -> VTEP -> MACs there
         self._rids: dict[int, int] = {}
         self._slices = {name: _Slices() for name in self.switches}
-        unused = {n: _Dirty() for n in self.switches}      # everything is built below
-        moved = self._index_records({(r.vm_id, r.hypervisor): (None, r) for r in records}, unused)
+        dirty = {n: _Dirty() for n in self.switches}
+        moved = self._index_records({(r.vm_id, r.hypervisor): (None, r) for r in records}, dirty)
         moved |= self._set_external(external)
-        self._relocate(moved, unused)
-        self._rebuild_all(unused)
+        self._relocate(moved, dirty)
+        self._rebuild_all(dirty)
 
     # -- reading --------------------------------------------------------------------------------
     def state(self, switch: str) -> DesiredState:
