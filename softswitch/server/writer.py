@@ -385,6 +385,7 @@ def counter_index(index: int, size: int) -> int:
 def decode_replicas(replicas: Sequence[p4r.Replica]) -> tuple[list[tuple[int, int]], bool]:
     """Decode replicas into ``(port, instance)`` pairs; also tells if ports came as bytes."""
     decoded: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
     port_as_bytes = True
     for replica in replicas:
         if replica.backup_replicas:
@@ -401,9 +402,10 @@ def decode_replicas(replicas: Sequence[p4r.Replica]) -> tuple[list[tuple[int, in
                 Code.INVALID_ARGUMENT, f"replica instance {replica.instance} is too large"
             )
         pair = (port, replica.instance)
-        if pair in decoded:
+        if pair in seen:
             raise P4RuntimeError(
                 Code.INVALID_ARGUMENT, f"duplicate replica (port, instance) {pair}"
             )
+        seen.add(pair)
         decoded.append(pair)
     return decoded, port_as_bytes
