@@ -16,6 +16,7 @@ from scapy.layers.l2 import Dot1Q, Ether
 
 from controlplane.lifecycle import Event
 from controlplane.signalling.messages import (
+    Answer,
     FailReason,
     Notification,
     NotificationKind,
@@ -157,12 +158,20 @@ async def test_conflicting_immigrations_resolve_to_one_owner(lab: Lab) -> None:
         assert ("nve1", 1) not in out
 
 
-async def test_dead_controller_ages_out_remotely_and_returns(lab: Lab) -> None:
-    ctl1, ctl2 = lab.controllers["ctl1"], lab.controllers["ctl2"]
-    async with ctl1.client("hv1") as hv1, ctl2.client("hv2") as hv2:
+async def a_on_nve1_b_on_nve2(lab: Lab) -> tuple[Answer, Answer]:
+    """A associated at hv1 (ctl1), B at hv2 (ctl2), each reachable from the other's NVE."""
+    async with lab.controllers["ctl1"].client("hv1") as hv1, \
+            lab.controllers["ctl2"].client("hv2") as hv2:
         a = await hv1.signal(request(Event.ASSOCIATE, VM_A, MAC_A, "hv1"))
         b = await hv2.signal(request(Event.ASSOCIATE, VM_B, MAC_B, "hv2"))
-        await delivered(lab, "nve2", 1, vm_frame(MAC_B, MAC_A, b.vid), ("nve1", 1))
+    await delivered(lab, "nve2", 1, vm_frame(MAC_B, MAC_A, b.vid), ("nve1", 1))
+    await delivered(lab, "nve1", 1, vm_frame(MAC_A, MAC_B, a.vid), ("nve2", 1))
+    return a, b
+
+
+async def test_dead_controller_ages_out_remotely_and_returns(lab: Lab) -> None:
+    ctl1, ctl2 = lab.controllers["ctl1"], lab.controllers["ctl2"]
+    a, b = await a_on_nve1_b_on_nve2(lab)
     await ctl1.kill()
     killed = time.monotonic()
 
@@ -187,11 +196,8 @@ async def test_dead_controller_ages_out_remotely_and_returns(lab: Lab) -> None:
 async def test_restart_with_nothing_changed_writes_nothing(lab: Lab) -> None:
     """The restarted controller knows the other controller's VMs (listed from etcd) before it
     reconciles its switch: the remote entries it finds there stay, nothing is written."""
-    ctl1, ctl2 = lab.controllers["ctl1"], lab.controllers["ctl2"]
-    async with ctl1.client("hv1") as hv1, ctl2.client("hv2") as hv2:
-        a = await hv1.signal(request(Event.ASSOCIATE, VM_A, MAC_A, "hv1"))
-        b = await hv2.signal(request(Event.ASSOCIATE, VM_B, MAC_B, "hv2"))
-        await delivered(lab, "nve1", 1, vm_frame(MAC_A, MAC_B, a.vid), ("nve2", 1))
+    ctl1 = lab.controllers["ctl1"]
+    a, b = await a_on_nve1_b_on_nve2(lab)
     await ctl1.stop()
     offset = len(ctl1.tail(10**9))
     ctl1.start()
