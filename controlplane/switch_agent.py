@@ -143,12 +143,7 @@ class SwitchAgent:
         """
         async with self.lock:
             self._check_writable()
-            wanted = desired.entries | desired.groups
-            written = await self._write(diff(wanted, self.installed))
-            # Also when nothing was written: the desired state's items replace equal ones read
-            # back, so the two share one copy of each entry.
-            self.installed = self._as_written(wanted)
-            return written
+            return await self._write_whole(desired)
 
     async def apply_delta(self, delta: Delta, desired: Callable[[], DesiredState]) -> int:
         """Write what a change did to the desired state (`delta`: items no longer wanted, new
@@ -164,14 +159,20 @@ class SwitchAgent:
             if not removed <= self.installed or not self.installed.isdisjoint(added):
                 log.warning("switch=%s: installed entries differ from what the controller "
                             "expected; writing the whole difference", self.name)
-                wanted = desired()
-                written = await self._write(diff(wanted.entries | wanted.groups, self.installed))
-                self.installed = self._as_written(wanted.entries | wanted.groups)
-                return written
+                return await self._write_whole(desired())
             written = await self._write(diff(added, removed))
             self.installed -= removed
             self.installed |= added
             return written
+
+    async def _write_whole(self, desired: DesiredState) -> int:
+        """Write the difference between all of `desired` and what is installed (lock held)."""
+        wanted = desired.entries | desired.groups
+        written = await self._write(diff(wanted, self.installed))
+        # Also when nothing was written: the desired state's items replace equal ones read
+        # back, so the two share one copy of each entry.
+        self.installed = self._as_written(wanted)
+        return written
 
     def _check_writable(self) -> None:
         if not self.connected:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from controlplane.config import AclRule, ControllerConfig, SwitchConfig, VnConfig
 from controlplane.model import Location, VmRecord
 from controlplane.p4rt import p4names as P
-from controlplane.p4rt.entries import Entry, Exact, Lpm, MulticastGroup, Ternary, exact
+from controlplane.p4rt.entries import Entry, Exact, Lpm, MulticastGroup, Ternary, by_name, exact
 
 ETHERTYPE_LLDP = 0x88CC
 ETHERTYPE_ECP = 0x8940
@@ -130,7 +130,7 @@ def vtep_replicas(switch: SwitchConfig, vteps: Iterable[int],
             continue
         entries.append(Entry.canonical(
             P.FLOOD_REPLICA, ((P.FLOOD_REPLICA_RID, Exact(vtep_rids[vtep_ip])),),
-            P.REPLICA_TO_VTEP, _sorted(((P.REPLICA_TO_VTEP_VTEP_IP, vtep_ip),
+            P.REPLICA_TO_VTEP, by_name(((P.REPLICA_TO_VTEP_VTEP_IP, vtep_ip),
                                         (P.REPLICA_TO_VTEP_SRC_IP, switch.vtep_ip),
                                         (P.REPLICA_TO_VTEP_SRC_MAC, switch.router_mac),
                                         (P.REPLICA_TO_VTEP_DST_MAC, route.next_hop_mac)))))
@@ -180,7 +180,7 @@ def acl_entries(vn: VnConfig) -> tuple[Entry, ...]:
 def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
     """A local VM's entries: its VAP always; source MACs, FDB entries and its flood replica only
     while it is active."""
-    vap_key = _sorted((_port_field(P.PORT_VLAN_TO_VNI_PORT, vm.port),
+    vap_key = by_name((_port_field(P.PORT_VLAN_TO_VNI_PORT, vm.port),
                        (P.PORT_VLAN_TO_VNI_VLAN_ID, exact(vm.vid))))
     if not vm.active:
         return (Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP_INACTIVE,
@@ -188,27 +188,27 @@ def vm_entries(vm: VmRecord) -> tuple[Entry, ...]:
     vap_id = exact(vm.vap_id)
     entries = [
         Entry.canonical(P.PORT_VLAN_TO_VNI, vap_key, P.SET_VAP,
-                        _sorted(((P.SET_VAP_VAP_ID, vm.vap_id), (P.SET_VAP_VNI, vm.vni),
+                        by_name(((P.SET_VAP_VAP_ID, vm.vap_id), (P.SET_VAP_VNI, vm.vni),
                                  (P.SET_VAP_PCP, vm.pcp)))),
         Entry.canonical(P.FLOOD_REPLICA, ((P.FLOOD_REPLICA_RID, vap_id),), P.REPLICA_TO_VAP,
-                        _sorted(((P.REPLICA_TO_VAP_VID, vm.vid),
+                        by_name(((P.REPLICA_TO_VAP_VID, vm.vid),
                                  (P.REPLICA_TO_VAP_VAP_ID, vm.vap_id)))),
     ]
-    forward = _sorted(((P.FORWARD_LOCAL_PORT, vm.port), (P.FORWARD_LOCAL_VID, vm.vid),
+    forward = by_name(((P.FORWARD_LOCAL_PORT, vm.port), (P.FORWARD_LOCAL_VID, vm.vid),
                        (P.FORWARD_LOCAL_VAP_ID, vm.vap_id)))
     source_vap = (P.VAP_SRC_MAC_VAP_ID, vap_id)
     for mac in vm.macs:
         eth = exact(mac)
         entries.append(Entry.canonical(
-            P.VAP_SRC_MAC, _sorted((source_vap, (P.VAP_SRC_MAC_ETH_SRC, eth))), P.ALLOW_SOURCE))
+            P.VAP_SRC_MAC, by_name((source_vap, (P.VAP_SRC_MAC_ETH_SRC, eth))), P.ALLOW_SOURCE))
         entries.append(Entry.canonical(
-            P.FDB, _sorted((_fdb_vni(vm.vni), (P.FDB_ETH_DST, eth))), P.FORWARD_LOCAL, forward))
+            P.FDB, by_name((_fdb_vni(vm.vni), (P.FDB_ETH_DST, eth))), P.FORWARD_LOCAL, forward))
     return tuple(entries)
 
 
 def remote_fdb_entry(vni: int, mac: int, vtep_ip: int) -> Entry:
     """The FDB entry that sends frames for (VNI, MAC) over VXLAN to `vtep_ip`."""
-    return Entry.canonical(P.FDB, _sorted((_fdb_vni(vni), (P.FDB_ETH_DST, exact(mac)))),
+    return Entry.canonical(P.FDB, by_name((_fdb_vni(vni), (P.FDB_ETH_DST, exact(mac)))),
                            P.FORWARD_REMOTE, _remote_params(vtep_ip))
 
 
@@ -228,9 +228,3 @@ def _port_field(name: str, port: int) -> tuple[str, Exact]:
 @functools.cache
 def _remote_params(vtep_ip: int) -> tuple[tuple[str, int], ...]:
     return ((P.FORWARD_REMOTE_VTEP_IP, vtep_ip),)
-
-
-def _sorted(pairs: tuple[tuple[str, object], ...]) -> tuple[tuple[str, object], ...]:
-    """Match fields or parameters in canonical (name) order. Names are unique, so tuple
-    comparison never reaches the values: a plain sort, with no Python key function."""
-    return tuple(sorted(pairs))  # type: ignore[type-var]

@@ -58,8 +58,7 @@ class Delta:
 class _Slices:
     """One switch's desired state, slice by slice, with entry counts per table."""
 
-    base: tuple[Item, ...] = ()
-    vteps: tuple[Item, ...] = ()
+    switch: dict[str, tuple[Item, ...]] = field(default_factory=dict)   # "base", "vteps"
     vn: dict[int, tuple[Item, ...]] = field(default_factory=dict)
     vm: dict[str, tuple[Item, ...]] = field(default_factory=dict)
     remote: dict[LocKey, Entry] = field(default_factory=dict)
@@ -114,9 +113,7 @@ class Intent:
 
     @staticmethod
     def _items(s: _Slices) -> Iterable[Item]:
-        yield from s.base
-        yield from s.vteps
-        for items in (*s.vn.values(), *s.vm.values()):
+        for items in (*s.switch.values(), *s.vn.values(), *s.vm.values()):
             yield from items
         yield from s.remote.values()
 
@@ -239,7 +236,7 @@ class Intent:
         for name, sw in self.switches.items():
             s, d = self._slices[name], dirty[name]
             delta = Delta()
-            self._replace_base(s, switch_base(self.cfg, sw), delta)
+            _replace(s, s.switch, "base", switch_base(self.cfg, sw), delta)
             d.vteps = True
             d.vns |= set(s.vn) | {v for (n, v) in self._vn_vms if n == name}
             d.vms |= set(s.vm) | set(self._local[name])
@@ -271,7 +268,7 @@ class Intent:
                 else:
                     s.remote[loc] = new
         if dirty.vteps:
-            self._replace_vteps(s, sw, name, delta)
+            _replace(s, s.switch, "vteps", self._vtep_slice(sw, name), delta)
         return delta
 
     def _vn_slice(self, name: str, sw: SwitchConfig, vni: int) -> tuple[Item, ...] | None:
@@ -291,19 +288,10 @@ class Intent:
             return None
         return remote_fdb_entry(vni, mac, vtep)
 
-    def _replace_vteps(self, s: _Slices, sw: SwitchConfig, name: str, delta: Delta) -> None:
+    def _vtep_slice(self, sw: SwitchConfig, name: str) -> tuple[Item, ...]:
         vteps = {v for (n, vni) in self._vn_vms if n == name for v in self._vteps.get(vni, ())}
         vteps.discard(sw.vtep_ip)
-        new = vtep_replicas(sw, vteps, self._rids)
-        if new != s.vteps:
-            _account(s, s.vteps, new, delta)
-            s.vteps = new
-
-    @staticmethod
-    def _replace_base(s: _Slices, new: tuple[Item, ...], delta: Delta) -> None:
-        if new != s.base:
-            _account(s, s.base, new, delta)
-            s.base = new
+        return vtep_replicas(sw, vteps, self._rids)
 
 
 def _vm_slice(records: tuple[VmRecord, ...]) -> tuple[Item, ...]:

@@ -134,6 +134,13 @@ def _sorted_items(
     return tuple(sorted(pairs, key=lambda pair: pair[0]))
 
 
+def by_name(pairs: Iterable[tuple[str, _V]]) -> tuple[tuple[str, _V], ...]:
+    """(name, value) pairs in canonical (name) order, for Entry.canonical. The names must be
+    unique (the caller's to ensure): then tuple comparison never reaches the values, and a
+    plain sort needs no Python key function."""
+    return tuple(sorted(pairs))  # type: ignore[type-var]
+
+
 def _params_tuple(params: Mapping[str, int] | Sequence[tuple[str, int]]) -> ParamItems:
     """Validate and canonicalize action parameters."""
     items: ParamItems = _sorted_items("action parameter", params)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
 
 from finsy.p4entity import P4Replica, encode_replica
 from finsy.p4schema import P4RuntimeVersion, P4SchemaCache
@@ -43,6 +42,7 @@ from controlplane.p4rt.entries import (
     Update,
     ValueSet,
     WriteOp,
+    by_name,
 )
 from controlplane.p4rt.errors import P4ValueError
 from controlplane.p4rt.p4info import (
@@ -348,7 +348,7 @@ class PipelineSchema:
         priority = msg.priority
         if priority < 0:
             raise P4ValueError(f"table {table.name}: negative priority {priority}")
-        return Entry.canonical(table.name, _by_name(match), action.name, _by_name(params),
+        return Entry.canonical(table.name, by_name(match), action.name, by_name(params),
                                priority)
 
     def decode_value_set(self, msg: p4r.ValueSetEntry) -> ValueSet:
@@ -429,12 +429,3 @@ class PipelineSchema:
         if header is None and required:
             raise P4ValueError(f"the P4Info has no {name} controller header, metadata given")
         return header
-
-
-_T = TypeVar("_T")
-
-
-def _by_name(pairs: list[tuple[str, _T]]) -> tuple[tuple[str, _T], ...]:
-    """Pairs in name order (canonical form). Names are unique (checked before), so tuple
-    comparison never reaches the values: a plain sort, with no Python key function."""
-    return tuple(sorted(pairs))  # type: ignore[type-var]
