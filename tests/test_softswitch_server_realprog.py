@@ -28,6 +28,7 @@ A_NOACTION, A_SET_PORT, A_TO_CPU, A_FLOOD, A_DROP = (
     0x01000005,
 )
 C_PORT, DC_FWD = 0x12000001, 0x13000001
+CPM_IN, CPM_OUT = 0x40000001, 0x40000002
 
 _STD_FIELDS = [
     ["ingress_port", 9, False], ["egress_spec", 9, False], ["egress_port", 9, False],
@@ -292,19 +293,9 @@ def program() -> dict:
     }  # fmt: skip
 
 
-P4INFO_TEXT = f"""
-pkg_info {{ arch: "v1model" }}
-tables {{
-  preamble {{ id: {T_FWD} name: "ingress.fwd" alias: "fwd" }}
-  match_fields {{ id: 1 name: "standard_metadata.ingress_port" bitwidth: 9 match_type: EXACT }}
-  action_refs {{ id: {A_SET_PORT} }}
-  action_refs {{ id: {A_TO_CPU} }}
-  action_refs {{ id: {A_FLOOD} }}
-  action_refs {{ id: {A_DROP} }}
-  action_refs {{ id: {A_NOACTION} }}
-  direct_resource_ids: {DC_FWD}
-  size: 4
-}}
+# Actions, counters and packet metadata: the same in the fake-engine tests' P4Info
+# (test_softswitch_server_support), which builds on them.
+SHARED_P4INFO_TEXT = f"""
 actions {{ preamble {{ id: {A_NOACTION} name: "NoAction" alias: "NoAction" }} }}
 actions {{
   preamble {{ id: {A_SET_PORT} name: "ingress.set_port" alias: "set_port" }}
@@ -327,16 +318,31 @@ direct_counters {{
   direct_table_id: {T_FWD}
 }}
 controller_packet_metadata {{
-  preamble {{ id: 0x40000001 name: "packet_in" alias: "packet_in" }}
+  preamble {{ id: {CPM_IN} name: "packet_in" alias: "packet_in" }}
   metadata {{ id: 1 name: "ingress_port" bitwidth: 9 }}
   metadata {{ id: 2 name: "_pad" bitwidth: 7 }}
 }}
 controller_packet_metadata {{
-  preamble {{ id: 0x40000002 name: "packet_out" alias: "packet_out" }}
+  preamble {{ id: {CPM_OUT} name: "packet_out" alias: "packet_out" }}
   metadata {{ id: 1 name: "egress_port" bitwidth: 9 }}
   metadata {{ id: 2 name: "_pad" bitwidth: 7 }}
 }}
 """
+
+P4INFO_TEXT = f"""
+pkg_info {{ arch: "v1model" }}
+tables {{
+  preamble {{ id: {T_FWD} name: "ingress.fwd" alias: "fwd" }}
+  match_fields {{ id: 1 name: "standard_metadata.ingress_port" bitwidth: 9 match_type: EXACT }}
+  action_refs {{ id: {A_SET_PORT} }}
+  action_refs {{ id: {A_TO_CPU} }}
+  action_refs {{ id: {A_FLOOD} }}
+  action_refs {{ id: {A_DROP} }}
+  action_refs {{ id: {A_NOACTION} }}
+  direct_resource_ids: {DC_FWD}
+  size: 4
+}}
+""" + SHARED_P4INFO_TEXT
 
 
 def p4info() -> p4i.P4Info:

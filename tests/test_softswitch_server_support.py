@@ -16,24 +16,31 @@ from finsy import P4Client, P4ClientError
 from finsy.proto import U128, p4i, p4r
 from google.protobuf import text_format
 
+# The ids and P4Info parts both test programs share (the server tests import them from here).
+from test_softswitch_server_realprog import (  # noqa: F401
+    A_DROP,
+    A_FLOOD,
+    A_NOACTION,
+    A_SET_PORT,
+    A_TO_CPU,
+    C_PORT,
+    CPM_IN,
+    CPM_OUT,
+    CPU_PORT,
+    DC_FWD,
+    SHARED_P4INFO_TEXT,
+    T_FWD,
+)
+
 from softswitch.ports import MemoryPorts
 from softswitch.server import SoftSwitch
 from softswitch.server.engine_api import EngineModule
 
 FAKE_ENGINE: EngineModule = fake_engine  # type: ignore[assignment]
-CPU_PORT = 64
 DATA_PORTS = (1, 2, 3, 4)
 
-T_FWD, T_ACL, T_ROUTES, T_CONST = 0x02000001, 0x02000002, 0x02000003, 0x02000004
-A_NOACTION, A_SET_PORT, A_TO_CPU, A_FLOOD, A_DROP = (
-    0x01000001,
-    0x01000002,
-    0x01000003,
-    0x01000004,
-    0x01000005,
-)
-C_PORT, DC_FWD, VS_TPIDS = 0x12000001, 0x13000001, 0x03000001
-CPM_IN, CPM_OUT = 0x40000001, 0x40000002
+T_ACL, T_ROUTES, T_CONST = 0x02000002, 0x02000003, 0x02000004
+VS_TPIDS = 0x03000001
 
 FAKE_P4INFO_TEXT = f"""
 pkg_info {{ arch: "v1model" }}
@@ -74,43 +81,12 @@ tables {{
   has_initial_entries: true
   size: 2
 }}
-actions {{ preamble {{ id: {A_NOACTION} name: "NoAction" alias: "NoAction" }} }}
-actions {{
-  preamble {{ id: {A_SET_PORT} name: "ingress.set_port" alias: "set_port" }}
-  params {{ id: 1 name: "port" bitwidth: 9 }}
-}}
-actions {{ preamble {{ id: {A_TO_CPU} name: "ingress.to_cpu" alias: "to_cpu" }} }}
-actions {{
-  preamble {{ id: {A_FLOOD} name: "ingress.flood" alias: "flood" }}
-  params {{ id: 1 name: "group" bitwidth: 16 }}
-}}
-actions {{ preamble {{ id: {A_DROP} name: "ingress.drop" alias: "drop" }} }}
-counters {{
-  preamble {{ id: {C_PORT} name: "ingress.port_counter" alias: "port_counter" }}
-  spec {{ unit: BOTH }}
-  size: 16
-}}
-direct_counters {{
-  preamble {{ id: {DC_FWD} name: "ingress.fwd_counter" alias: "fwd_counter" }}
-  spec {{ unit: BOTH }}
-  direct_table_id: {T_FWD}
-}}
-controller_packet_metadata {{
-  preamble {{ id: {CPM_IN} name: "packet_in" alias: "packet_in" }}
-  metadata {{ id: 1 name: "ingress_port" bitwidth: 9 }}
-  metadata {{ id: 2 name: "_pad" bitwidth: 7 }}
-}}
-controller_packet_metadata {{
-  preamble {{ id: {CPM_OUT} name: "packet_out" alias: "packet_out" }}
-  metadata {{ id: 1 name: "egress_port" bitwidth: 9 }}
-  metadata {{ id: 2 name: "_pad" bitwidth: 7 }}
-}}
 value_sets {{
   preamble {{ id: {VS_TPIDS} name: "parser.tpids" alias: "tpids" }}
   match {{ id: 1 name: "ether_type" bitwidth: 16 match_type: EXACT }}
   size: 2
 }}
-"""
+""" + SHARED_P4INFO_TEXT
 
 FAKE_PROGRAM = {
     "fake_program": {
